@@ -1,0 +1,44 @@
+/* protoecg: command-line entry point; dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "protoecg.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"prepare", cmd_prepare, "read, filter and standardize PTB-XL into a binary cache"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "protoecg %s: interpretable ECG rhythm classification (ProtoECGNet rhythm branch)\n\n",
+            PE_VERSION_STRING);
+    fprintf(f, "usage: protoecg <command> [options]   (protoecg <command> --help for details)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("protoecg %s\n", PE_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "protoecg: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

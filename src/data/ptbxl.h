@@ -1,0 +1,38 @@
+/* PTB-XL metadata: ptbxl_database.csv rows, scp_codes, the 16 rhythm labels. */
+#ifndef PE_DATA_PTBXL_H
+#define PE_DATA_PTBXL_H
+
+#include <stdint.h>
+
+#include "protoecg.h"
+
+typedef enum { PE_SPLIT_TRAIN = 0, PE_SPLIT_VAL = 1, PE_SPLIT_TEST = 2 } pe_split;
+
+typedef struct {
+    int ecg_id;
+    int patient_id;
+    int strat_fold;                 /* 1..10 */
+    char filename_lr[128];          /* e.g. records100/00000/00001_lr */
+    char filename_hr[128];
+    uint8_t labels[PE_NUM_CLASSES]; /* multi-hot in pe_class_names order */
+} pe_ptbxl_row;
+
+typedef struct {
+    pe_ptbxl_row *rows; /* sorted by ecg_id as in the file */
+    int n;
+} pe_ptbxl_db;
+
+/* Loads ROOT/ptbxl_database.csv. Errors name the file and line. */
+int pe_ptbxl_load(const char *root, pe_ptbxl_db *db, pe_error *e);
+/* Parses CSV text already in memory (path for messages only). */
+int pe_ptbxl_parse(const char *text, size_t len, const char *path, pe_ptbxl_db *db, pe_error *e);
+void pe_ptbxl_free(pe_ptbxl_db *db);
+
+/* train = folds 1-8, val = 9, test = 10. */
+pe_split pe_split_of_fold(int strat_fold);
+
+/* Parses a scp_codes dict literal such as "{'NORM': 100.0, 'SR': 0.0}" and sets
+ * labels[c] = 1 for each of the 16 rhythm codes present (any likelihood). */
+int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_error *e);
+
+#endif
