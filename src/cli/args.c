@@ -1,0 +1,46 @@
+#include "cli/args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int arg_value(int argc, char **argv, int *i, const char *name, const char **val) {
+    if (strcmp(argv[*i], name) != 0) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "protoecg: option %s needs a value\n", name);
+        exit(2);
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int arg_int(const char *name, const char *val, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi) {
+        fprintf(stderr, "protoecg: %s expects an integer in [%d, %d], got '%s'\n", name, lo, hi, val);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int arg_double(const char *name, const char *val, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end || !isfinite(v)) {
+        fprintf(stderr, "protoecg: %s expects a number, got '%s'\n", name, val);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void set_threads(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+}

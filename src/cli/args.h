@@ -1,0 +1,13 @@
+/* Tiny option parsing shared by the subcommands: "--name value" and "--flag". */
+#ifndef PE_CLI_ARGS_H
+#define PE_CLI_ARGS_H
+
+/* Returns 1 and sets *val if argv[*i] is `name` followed by a value (advancing *i). */
+int arg_value(int argc, char **argv, int *i, const char *name, const char **val);
+/* Parses an int / double option value; prints an error naming the option on failure. */
+int arg_int(const char *name, const char *val, int lo, int hi, int *out);
+int arg_double(const char *name, const char *val, double *out);
+/* Sets the OpenMP thread count (0 = all cores). */
+void set_threads(int threads);
+
+#endif

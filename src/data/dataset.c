@@ -1,0 +1,41 @@
+#include "data/dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+int pe_split_view_init(pe_split_view *v, const pe_cache *c, pe_split split, pe_error *e) {
+    v->cache = c;
+    v->n = 0;
+    v->idx = malloc(((size_t)c->h.n_records + 1) * sizeof(long));
+    if (!v->idx) return pe_fail(e, "out of memory");
+    for (long i = 0; i < (long)c->h.n_records; i++)
+        if (pe_split_of_fold(c->fold[i]) == split) v->idx[v->n++] = i;
+    return 0;
+}
+
+void pe_split_view_free(pe_split_view *v) {
+    free(v->idx);
+    v->idx = NULL;
+    v->n = 0;
+}
+
+void pe_gather_batch(const pe_split_view *v, const long *order, int B, float *x, uint8_t *y) {
+    const pe_cache *c = v->cache;
+    size_t rec = (size_t)c->h.n_leads * c->h.n_samples;
+    for (int b = 0; b < B; b++) {
+        long i = v->idx[order[b]];
+        memcpy(x + (size_t)b * rec, pe_cache_signal(c, i), rec * sizeof(float));
+        memcpy(y + (size_t)b * c->h.n_classes, c->labels + (size_t)i * c->h.n_classes,
+               c->h.n_classes);
+    }
+}
+
+uint8_t *pe_split_labels(const pe_split_view *v) {
+    size_t C = v->cache->h.n_classes;
+    uint8_t *y = malloc((size_t)v->n * C + 1);
+    if (!y) return NULL;
+    for (long j = 0; j < v->n; j++) memcpy(y + j * C, v->cache->labels + (size_t)v->idx[j] * C, C);
+    return y;
+}

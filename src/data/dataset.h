@@ -1,0 +1,27 @@
+/* A split of the prepared cache as index lists, and batch gathering. */
+#ifndef PE_DATA_DATASET_H
+#define PE_DATA_DATASET_H
+
+#include <stdint.h>
+
+#include "data/cache.h"
+#include "data/ptbxl.h"
+
+typedef struct {
+    const pe_cache *cache;
+    long *idx;  /* record indices into the cache */
+    long n;
+} pe_split_view;
+
+/* Records of the cache whose fold falls in `split`. */
+int pe_split_view_init(pe_split_view *v, const pe_cache *c, pe_split split, pe_error *e);
+void pe_split_view_free(pe_split_view *v);
+
+/* Copies records order[0..B-1] (indices into v->idx) into x (B, leads, samples)
+ * and their labels into y (B, C). */
+void pe_gather_batch(const pe_split_view *v, const long *order, int B, float *x, uint8_t *y);
+
+/* Labels of the whole split (n, C), malloc'd. */
+uint8_t *pe_split_labels(const pe_split_view *v);
+
+#endif

@@ -1,0 +1,384 @@
+/* The 1D ResNet-18 + prototype head (or linear head): tensor table, init,
+ * forward and backward. See net.h for the layout. */
+#include "model/net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/backbone.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+
+pe_net_config pe_net_config_default(pe_head_kind head) {
+    pe_net_config c = {.head = head, .n_classes = PE_NUM_CLASSES, .protos_per_class = 5,
+                       .base_width = 64, .latent_dim = 512, .in_leads = PE_NUM_LEADS,
+                       .in_len = PE_NUM_SAMPLES};
+    return c;
+}
+
+/* ---- tensor table ---------------------------------------------------------- */
+
+typedef struct {
+    pe_net *net;
+    int cap;
+    int failed;
+} table_builder;
+
+static size_t add_tensor(table_builder *tb, const char *name, pe_tensor_kind kind,
+                         pe_param_group group, int decay, int ndim, int64_t d0, int64_t d1,
+                         int64_t d2) {
+    pe_net *net = tb->net;
+    if (net->n_tensors == tb->cap) {
+        tb->cap = tb->cap ? tb->cap * 2 : 64;
+        pe_tensor_info *nt = realloc(net->tensors, (size_t)tb->cap * sizeof *nt);
+        if (!nt) {
+            tb->failed = 1;
+            return 0;
+        }
+        net->tensors = nt;
+    }
+    pe_tensor_info *t = &net->tensors[net->n_tensors++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->kind = kind;
+    t->group = group;
+    t->decay = decay;
+    t->ndim = ndim;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->shape[2] = d2;
+    t->numel = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
+    size_t *counter = kind == PE_T_PARAM ? &net->n_params : &net->n_buffers;
+    t->offset = *counter;
+    *counter += t->numel;
+    return t->offset;
+}
+
+/* Registers conv "<conv_name>.weight" and BN "<bn_name>.{weight,bias,running_*}". */
+static void add_convbn(table_builder *tb, pe_convbn *cb, const char *conv_name,
+                       const char *bn_name, int cin, int cout, int k, int stride, int pad,
+                       int lin) {
+    char n[96];
+    cb->shape = pe_conv1d_make_shape(0, cin, cout, lin, k, stride, pad);
+    snprintf(n, sizeof n, "%s.weight", conv_name);
+    cb->w = add_tensor(tb, n, PE_T_PARAM, PE_GROUP_BACKBONE, 1, 3, cout, cin, k);
+    snprintf(n, sizeof n, "%s.weight", bn_name);
+    cb->gamma = add_tensor(tb, n, PE_T_PARAM, PE_GROUP_BACKBONE, 1, 1, cout, 0, 0);
+    snprintf(n, sizeof n, "%s.bias", bn_name);
+    cb->beta = add_tensor(tb, n, PE_T_PARAM, PE_GROUP_BACKBONE, 1, 1, cout, 0, 0);
+    snprintf(n, sizeof n, "%s.running_mean", bn_name);
+    cb->rmean = add_tensor(tb, n, PE_T_BUFFER, PE_GROUP_BACKBONE, 0, 1, cout, 0, 0);
+    snprintf(n, sizeof n, "%s.running_var", bn_name);
+    cb->rvar = add_tensor(tb, n, PE_T_BUFFER, PE_GROUP_BACKBONE, 0, 1, cout, 0, 0);
+}
+
+static void build_table(pe_net *net, table_builder *tb) {
+    const pe_net_config *c = &net->cfg;
+    int w = c->base_width;
+    add_convbn(tb, &net->stem, "feature_extractor.conv1", "feature_extractor.bn1", c->in_leads, w,
+               7, 2, 3, c->in_len);
+    int L = pe_conv1d_out_len(net->stem.shape.Lout, 3, 2, 1); /* after max pool */
+    int cin = w;
+    for (int s = 0; s < 4; s++) {
+        int cout = w << s;
+        for (int j = 0; j < 2; j++) {
+            pe_block *b = &net->blocks[2 * s + j];
+            int stride = (s > 0 && j == 0) ? 2 : 1;
+            char cn[96], bn[96];
+            snprintf(cn, sizeof cn, "feature_extractor.layer%d.%d.conv1", s + 1, j);
+            snprintf(bn, sizeof bn, "feature_extractor.layer%d.%d.bn1", s + 1, j);
+            add_convbn(tb, &b->c1, cn, bn, cin, cout, 3, stride, 1, L);
+            int Lout = b->c1.shape.Lout;
+            snprintf(cn, sizeof cn, "feature_extractor.layer%d.%d.conv2", s + 1, j);
+            snprintf(bn, sizeof bn, "feature_extractor.layer%d.%d.bn2", s + 1, j);
+            add_convbn(tb, &b->c2, cn, bn, cout, cout, 3, 1, 1, Lout);
+            b->has_down = stride != 1 || cin != cout;
+            if (b->has_down) {
+                snprintf(cn, sizeof cn, "feature_extractor.layer%d.%d.downsample.0", s + 1, j);
+                snprintf(bn, sizeof bn, "feature_extractor.layer%d.%d.downsample.1", s + 1, j);
+                add_convbn(tb, &b->down, cn, bn, cin, cout, 1, stride, 0, L);
+            }
+            cin = cout;
+            L = Lout;
+        }
+    }
+    net->feat_dim = cin;
+    int F = cin, D = c->latent_dim, C = c->n_classes;
+    if (c->head == PE_HEAD_PROTO) {
+        int P = c->protos_per_class * C;
+        net->n_protos = P;
+        net->addon_w0 = add_tensor(tb, "add_on_layers.0.weight", PE_T_PARAM, PE_GROUP_ADDON, 1, 2, D, F, 0);
+        net->addon_b0 = add_tensor(tb, "add_on_layers.0.bias", PE_T_PARAM, PE_GROUP_ADDON, 1, 1, D, 0, 0);
+        net->addon_w2 = add_tensor(tb, "add_on_layers.2.weight", PE_T_PARAM, PE_GROUP_ADDON, 1, 2, D, D, 0);
+        net->addon_b2 = add_tensor(tb, "add_on_layers.2.bias", PE_T_PARAM, PE_GROUP_ADDON, 1, 1, D, 0, 0);
+        net->protos = add_tensor(tb, "prototype_vectors", PE_T_PARAM, PE_GROUP_PROTOS, 1, 2, P, D, 0);
+        net->last_w = add_tensor(tb, "classifier.weight", PE_T_PARAM, PE_GROUP_LAST, 0, 2, C, P, 0);
+        net->class_identity = add_tensor(tb, "prototype_class_identity", PE_T_BUFFER,
+                                         PE_GROUP_LAST, 0, 2, P, C, 0);
+    } else {
+        net->fc_w = add_tensor(tb, "fc.weight", PE_T_PARAM, PE_GROUP_LAST, 1, 2, C, F, 0);
+        net->fc_b = add_tensor(tb, "fc.bias", PE_T_PARAM, PE_GROUP_LAST, 1, 1, C, 0, 0);
+    }
+}
+
+/* ---- initialization (PyTorch defaults) ------------------------------------- */
+
+/* kaiming_uniform_(a=sqrt(5)) and the bias rule both give U(-1/sqrt(fan_in), +). */
+static void init_uniform(float *p, size_t n, int fan_in, pe_rng *r) {
+    double bound = 1.0 / sqrt((double)fan_in);
+    for (size_t i = 0; i < n; i++) p[i] = (float)((2.0 * pe_rng_uniform(r) - 1.0) * bound);
+}
+
+static void init_params(pe_net *net, uint64_t seed) {
+    pe_rng r;
+    pe_rng_seed(&r, seed);
+    for (int i = 0; i < net->n_tensors; i++) {
+        const pe_tensor_info *t = &net->tensors[i];
+        float *p = pe_net_data(net, t);
+        const char *suffix = strrchr(t->name, '.');
+        int is_bn = strstr(t->name, ".bn") != NULL || strstr(t->name, "downsample.1") != NULL;
+        if (t->kind == PE_T_BUFFER) {
+            float v = (suffix && !strcmp(suffix, ".running_var")) ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++) p[j] = v;
+        } else if (is_bn) {
+            float v = !strcmp(suffix, ".weight") ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++) p[j] = v;
+        } else if (!strcmp(t->name, "prototype_vectors")) {
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)pe_rng_normal(&r);
+        } else if (!strcmp(t->name, "classifier.weight")) {
+            /* set below by pe_net_reset_last_layer */
+        } else if (t->ndim >= 2) { /* conv (Cout, Cin, K) or linear (Out, In) weight */
+            int fan_in = (int)(t->shape[1] * (t->ndim == 3 ? t->shape[2] : 1));
+            init_uniform(p, t->numel, fan_in, &r);
+        } else { /* linear bias: fan_in of the matching weight, the previous tensor */
+            const pe_tensor_info *w = &net->tensors[i - 1];
+            init_uniform(p, t->numel, (int)w->shape[1], &r);
+        }
+    }
+    if (net->cfg.head == PE_HEAD_PROTO) {
+        int P = net->n_protos, C = net->cfg.n_classes, K = net->cfg.protos_per_class;
+        float *I = net->buffers + net->class_identity;
+        for (int p = 0; p < P; p++)
+            for (int c = 0; c < C; c++) I[p * C + c] = (p / K == c) ? 1.0f : 0.0f;
+        pe_net_reset_last_layer(net);
+    }
+}
+
+void pe_net_reset_last_layer(pe_net *net) {
+    if (net->cfg.head != PE_HEAD_PROTO) return;
+    int P = net->n_protos, C = net->cfg.n_classes;
+    const float *I = net->buffers + net->class_identity;
+    float *W = net->params + net->last_w;
+    for (int c = 0; c < C; c++)
+        for (int p = 0; p < P; p++) W[c * P + p] = I[p * C + c] > 0.5f ? 1.0f : -0.5f;
+}
+
+/* ---- allocation ------------------------------------------------------------- */
+
+/* Every activation buffer is recorded in this list so pe_net_free can release it. */
+#define MAX_OWNED 256
+typedef struct {
+    float *ptr[MAX_OWNED];
+    int n;
+} owned_list;
+
+static float *owned_alloc(owned_list *o, size_t n) {
+    if (o->n == MAX_OWNED) return NULL;
+    float *p = calloc(n ? n : 1, sizeof(float));
+    o->ptr[o->n++] = p;
+    return p;
+}
+
+int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
+                pe_error *e) {
+    memset(net, 0, sizeof *net);
+    net->cfg = *cfg;
+    net->max_batch = max_batch;
+    if (max_batch < 1 || cfg->base_width < 1 || cfg->latent_dim < 1 || cfg->n_classes < 1 ||
+        cfg->protos_per_class < 1 || cfg->in_leads < 1 || cfg->in_len < 16)
+        return pe_fail(e, "invalid network configuration");
+    table_builder tb = {.net = net};
+    build_table(net, &tb);
+    if (tb.failed) {
+        pe_net_free(net);
+        return pe_fail(e, "out of memory building the tensor table");
+    }
+    net->params = calloc(net->n_params, sizeof(float));
+    net->grads = calloc(net->n_params, sizeof(float));
+    net->buffers = calloc(net->n_buffers ? net->n_buffers : 1, sizeof(float));
+    owned_list *o = calloc(1, sizeof *o);
+    net->owned = o;
+    if (!net->params || !net->grads || !net->buffers || !o) {
+        pe_net_free(net);
+        return pe_fail(e, "out of memory allocating %zu parameters", net->n_params);
+    }
+    int B = max_batch;
+    /* activations */
+    int ok = 1;
+#define ALLOC_CB(cb)                                                                   \
+    do {                                                                               \
+        size_t n_ = (size_t)B * (cb).shape.Cout * (cb).shape.Lout;                     \
+        (cb).conv_out = owned_alloc(o, n_);                                            \
+        (cb).bn_out = owned_alloc(o, n_);                                              \
+        (cb).mean = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
+        (cb).rstd = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
+        ok = ok && (cb).conv_out && (cb).bn_out && (cb).mean && (cb).rstd;             \
+    } while (0)
+    ALLOC_CB(net->stem);
+    size_t stem_n = (size_t)B * net->stem.shape.Cout * net->stem.shape.Lout;
+    net->stem_relu = owned_alloc(o, stem_n);
+    int Lp = pe_conv1d_out_len(net->stem.shape.Lout, 3, 2, 1);
+    size_t pool_n = (size_t)B * net->stem.shape.Cout * Lp;
+    net->pool_out = owned_alloc(o, pool_n);
+    net->pool_arg = (int32_t *)owned_alloc(o, pool_n);
+    ok = ok && net->stem_relu && net->pool_out && net->pool_arg;
+    size_t max_act = stem_n;
+    for (int i = 0; i < 8; i++) {
+        pe_block *b = &net->blocks[i];
+        ALLOC_CB(b->c1);
+        ALLOC_CB(b->c2);
+        if (b->has_down) ALLOC_CB(b->down);
+        size_t bn = (size_t)B * b->c1.shape.Cout * b->c1.shape.Lout;
+        b->relu1 = owned_alloc(o, bn);
+        b->out = owned_alloc(o, bn);
+        ok = ok && b->relu1 && b->out;
+    }
+#undef ALLOC_CB
+    int F = net->feat_dim, D = cfg->latent_dim, C = cfg->n_classes, P = net->n_protos;
+    net->h = owned_alloc(o, (size_t)B * F);
+    net->dh = owned_alloc(o, (size_t)B * F);
+    net->logits = owned_alloc(o, (size_t)B * C);
+    ok = ok && net->h && net->dh && net->logits;
+    if (cfg->head == PE_HEAD_PROTO) {
+        net->a1 = owned_alloc(o, (size_t)B * D);
+        net->a1r = owned_alloc(o, (size_t)B * D);
+        net->a2 = owned_alloc(o, (size_t)B * D);
+        net->z = owned_alloc(o, (size_t)B * D);
+        net->dz = owned_alloc(o, (size_t)B * D);
+        net->da = owned_alloc(o, (size_t)B * D);
+        net->znorm = owned_alloc(o, (size_t)B);
+        net->pnorm = owned_alloc(o, (size_t)P);
+        net->sim = owned_alloc(o, (size_t)B * P);
+        net->dsim_buf = owned_alloc(o, (size_t)B * P);
+        ok = ok && net->a1 && net->a1r && net->a2 && net->z && net->dz && net->da && net->znorm &&
+             net->pnorm && net->sim && net->dsim_buf;
+    }
+    net->scratch_len = max_act;
+    for (int i = 0; i < 5; i++) {
+        net->scratch[i] = owned_alloc(o, max_act);
+        ok = ok && net->scratch[i];
+    }
+    if (!ok) {
+        pe_net_free(net);
+        return pe_fail(e, "out of memory allocating activations for batch %d", max_batch);
+    }
+    if (use_dnnl) {
+        net->dnnl = pe_dnnl_create(e);
+        if (!net->dnnl) {
+            pe_net_free(net);
+            return -1;
+        }
+    }
+    init_params(net, seed);
+    return 0;
+}
+
+void pe_net_free(pe_net *net) {
+    owned_list *o = net->owned;
+    if (o) {
+        for (int i = 0; i < o->n; i++) free(o->ptr[i]);
+        free(o);
+    }
+    if (net->dnnl) pe_dnnl_destroy(net->dnnl);
+    free(net->tensors);
+    free(net->params);
+    free(net->grads);
+    free(net->buffers);
+    memset(net, 0, sizeof *net);
+}
+
+const pe_tensor_info *pe_net_find(const pe_net *net, const char *name) {
+    for (int i = 0; i < net->n_tensors; i++)
+        if (!strcmp(net->tensors[i].name, name)) return &net->tensors[i];
+    return NULL;
+}
+
+float *pe_net_data(const pe_net *net, const pe_tensor_info *t) {
+    return (t->kind == PE_T_PARAM ? net->params : net->buffers) + t->offset;
+}
+
+void pe_net_zero_grad(pe_net *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
+
+/* ---- forward / backward ----------------------------------------------------- */
+
+/* Prototype head: h (B,F) -> a1 = W0 h + b0 -> ReLU -> a2 = W2 a1r + b2 -> z = sigmoid
+ * (B,D) -> sim = cos(z, prototypes) (B,P) -> logits = sim W^T (B,C). */
+static void proto_head_forward(pe_net *net, int B) {
+    const float *p = net->params;
+    int F = net->feat_dim, D = net->cfg.latent_dim, P = net->n_protos, C = net->cfg.n_classes;
+    pe_linear_forward(net->a1, net->h, p + net->addon_w0, p + net->addon_b0, B, F, D);
+    pe_relu_forward(net->a1r, net->a1, (size_t)B * D);
+    pe_linear_forward(net->a2, net->a1r, p + net->addon_w2, p + net->addon_b2, B, D, D);
+    pe_sigmoid_forward(net->z, net->a2, (size_t)B * D);
+    pe_cosine_forward(net->sim, net->znorm, net->pnorm, net->z, p + net->protos, B, P, D);
+    pe_linear_forward(net->logits, net->sim, p + net->last_w, NULL, B, P, C);
+}
+
+/* dlogits (B,C) [+ dsim (B,P)] -> parameter gradients of the head, and dh (B,F). */
+static void proto_head_backward(pe_net *net, const float *dlogits, const float *dsim, int B) {
+    const float *p = net->params;
+    float *g = net->grads;
+    int F = net->feat_dim, D = net->cfg.latent_dim, P = net->n_protos, C = net->cfg.n_classes;
+    size_t nd = (size_t)B * D;
+    memset(net->dsim_buf, 0, (size_t)B * P * sizeof(float));
+    pe_linear_backward(net->dsim_buf, g + net->last_w, NULL, dlogits, net->sim, p + net->last_w, B,
+                       P, C);
+    if (dsim)
+        for (size_t i = 0; i < (size_t)B * P; i++) net->dsim_buf[i] += dsim[i];
+    memset(net->dz, 0, nd * sizeof(float));
+    pe_cosine_backward(net->dz, g + net->protos, net->dsim_buf, net->sim, net->z, p + net->protos,
+                       net->znorm, net->pnorm, B, P, D);
+    memset(net->da, 0, nd * sizeof(float));
+    pe_sigmoid_backward(net->da, net->dz, net->z, nd); /* da = d a2 */
+    memset(net->dz, 0, nd * sizeof(float));
+    pe_linear_backward(net->dz, g + net->addon_w2, g + net->addon_b2, net->da, net->a1r,
+                       p + net->addon_w2, B, D, D); /* dz = d a1r */
+    memset(net->da, 0, nd * sizeof(float));
+    pe_relu_backward(net->da, net->dz, net->a1r, nd); /* da = d a1 */
+    memset(net->dh, 0, (size_t)B * F * sizeof(float));
+    pe_linear_backward(net->dh, g + net->addon_w0, g + net->addon_b0, net->da, net->h,
+                       p + net->addon_w0, B, F, D);
+}
+
+int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e) {
+    if (B < 1 || B > net->max_batch)
+        return pe_fail(e, "batch of %d records does not fit this network (max %d)", B,
+                       net->max_batch);
+    if (training && B < 2) return pe_fail(e, "training-mode batch norm needs a batch of 2 or more");
+    net->B = B;
+    net->training = training;
+    if (pe_backbone_forward(net, x, B, training, e)) return -1;
+    if (net->cfg.head == PE_HEAD_PROTO) {
+        proto_head_forward(net, B);
+    } else {
+        pe_linear_forward(net->logits, net->h, net->params + net->fc_w, net->params + net->fc_b, B,
+                          net->feat_dim, net->cfg.n_classes);
+    }
+    return 0;
+}
+
+int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int backbone_too,
+                    pe_error *e) {
+    int B = net->B;
+    if (net->cfg.head == PE_HEAD_PROTO) {
+        proto_head_backward(net, dlogits, dsim, B);
+    } else {
+        memset(net->dh, 0, (size_t)B * net->feat_dim * sizeof(float));
+        pe_linear_backward(net->dh, net->grads + net->fc_w, net->grads + net->fc_b, dlogits,
+                           net->h, net->params + net->fc_w, B, net->feat_dim, net->cfg.n_classes);
+    }
+    return backbone_too ? pe_backbone_backward(net, net->dh, B, e) : 0;
+}

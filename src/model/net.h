@@ -1,0 +1,141 @@
+/* The network of spec section 3: a 1D ResNet-18 backbone, then either the
+ * prototype head (add-on -> cosine similarity to prototypes -> last layer) or,
+ * for the plain baseline, a Linear head.
+ *
+ * The net owns three flat buffers: parameters (trainable), their gradients, and
+ * "buffers" (BN running statistics, the class identity), plus the activations
+ * of one batch of up to max_batch records. Every tensor is listed in a table with
+ * its PyTorch state_dict name, so model files use the authors' names. */
+#ifndef PE_MODEL_NET_H
+#define PE_MODEL_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/dnnl_backend.h"
+#include "nn/nn.h"
+#include "protoecg.h"
+
+typedef enum { PE_HEAD_PROTO = 0, PE_HEAD_LINEAR = 1 } pe_head_kind;
+
+typedef struct {
+    pe_head_kind head;
+    int n_classes;        /* C = 16 */
+    int protos_per_class; /* K = 5 (P = K*C) */
+    int base_width;       /* 64: stage widths 64/128/256/512 */
+    int latent_dim;       /* D = 512, the add-on width */
+    int in_leads;         /* 12 */
+    int in_len;           /* 1000 */
+} pe_net_config;
+
+pe_net_config pe_net_config_default(pe_head_kind head);
+
+/* Parameter groups, for freezing by stage. */
+typedef enum {
+    PE_GROUP_BACKBONE = 0,
+    PE_GROUP_ADDON = 1,
+    PE_GROUP_PROTOS = 2,
+    PE_GROUP_LAST = 3, /* classifier.weight, or fc.* for the baseline */
+    PE_NUM_GROUPS = 4
+} pe_param_group;
+
+typedef enum { PE_T_PARAM = 0, PE_T_BUFFER = 1 } pe_tensor_kind;
+
+typedef struct {
+    char name[96];
+    pe_tensor_kind kind;
+    pe_param_group group;  /* for parameters */
+    int ndim;
+    int64_t shape[3];
+    size_t offset;         /* into params (and grads) or buffers */
+    size_t numel;
+    int decay;             /* 1 if weight decay applies */
+} pe_tensor_info;
+
+/* One convolution followed by batch norm. */
+typedef struct {
+    pe_conv1d_shape shape;       /* B is set per call */
+    size_t w, gamma, beta;       /* offsets into params */
+    size_t rmean, rvar;          /* offsets into buffers */
+    float *conv_out, *bn_out;    /* (B, Cout, Lout) */
+    float *mean, *rstd;          /* (Cout) saved by training-mode BN */
+    const float *in;             /* (B, Cin, Lin), set by forward */
+} pe_convbn;
+
+/* A BasicBlock: c1 -> ReLU -> c2 (+ shortcut: down or identity) -> ReLU. */
+typedef struct {
+    pe_convbn c1, c2, down;
+    int has_down;
+    float *relu1; /* (B, Cout, Lout) */
+    float *out;   /* (B, Cout, Lout) */
+} pe_block;
+
+typedef struct {
+    pe_net_config cfg;
+    int max_batch;
+    int B;        /* batch of the last forward */
+    int training; /* mode of the last forward */
+
+    pe_tensor_info *tensors;
+    int n_tensors;
+    float *params, *grads; /* n_params each */
+    size_t n_params;
+    float *buffers;
+    size_t n_buffers;
+    int64_t num_batches_tracked; /* shared by every BN layer */
+
+    /* backbone */
+    pe_convbn stem;
+    float *stem_relu;   /* (B, w, 500) */
+    float *pool_out;    /* (B, w, 250) */
+    int32_t *pool_arg;  /* (B, w, 250) */
+    pe_block blocks[8];
+    int feat_dim;       /* 8w */
+    float *h;           /* (B, F) pooled features */
+
+    /* prototype head */
+    size_t addon_w0, addon_b0, addon_w2, addon_b2, protos, last_w; /* param offsets */
+    size_t class_identity;                                          /* buffer offset (P, C) */
+    int n_protos;                                                   /* P */
+    float *a1, *a1r, *a2, *z; /* (B, D) */
+    float *znorm, *pnorm;     /* (B), (P) */
+    float *sim;               /* (B, P) */
+    /* linear head */
+    size_t fc_w, fc_b;
+    float *logits;            /* (B, C) */
+
+    /* backward scratch: 5 buffers of the largest activation size */
+    float *scratch[5];
+    size_t scratch_len;
+    float *dh, *dz, *da, *dsim_buf; /* (B,F), (B,D), (B,D), (B,P) */
+
+    pe_dnnl *dnnl; /* NULL: plain-C reference convolution */
+    void *owned;   /* list of activation allocations, released by pe_net_free */
+} pe_net;
+
+/* Allocates a net for batches of up to max_batch records and initializes the
+ * parameters as PyTorch's defaults do (seeded). use_dnnl selects the oneDNN conv. */
+int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
+                pe_error *e);
+void pe_net_free(pe_net *net);
+
+/* x (B, leads, len) -> net->logits (B, C); also net->sim (B, P), net->z (B, D), net->h. */
+int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e);
+
+/* Accumulates parameter gradients from dlogits (B, C) and, for the prototype
+ * head, an extra dsim (B, P) (may be NULL). backbone_too = 0 stops at the head
+ * (frozen backbone). Uses the activations of the last forward. */
+int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int backbone_too,
+                    pe_error *e);
+
+void pe_net_zero_grad(pe_net *net);
+
+/* Finds a tensor by its state_dict name; NULL if absent. */
+const pe_tensor_info *pe_net_find(const pe_net *net, const char *name);
+/* Pointer to a tensor's data (params or buffers). */
+float *pe_net_data(const pe_net *net, const pe_tensor_info *t);
+
+/* Resets the last layer to its init: 1 on own class, -0.5 elsewhere. */
+void pe_net_reset_last_layer(pe_net *net);
+
+#endif

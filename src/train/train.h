@@ -1,0 +1,63 @@
+/* The ProtoECGNet training procedure (spec section 5): backbone pretraining
+ * (optional), joint training, prototype projection, last-layer training, and the
+ * plain ResNet-18 baseline. Writes RUNDIR/metrics.jsonl, checkpoints and models;
+ * an interrupted run resumes from its last complete epoch. */
+#ifndef PE_TRAIN_TRAIN_H
+#define PE_TRAIN_TRAIN_H
+
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "model/losses.h"
+#include "model/modelfile.h"
+
+typedef struct {
+    /* network */
+    int base_width, latent_dim, protos_per_class;
+    /* optimization */
+    int batch_size;
+    float lr, lr_last, weight_decay;
+    int epochs_pretrain;  /* plain backbone pretraining loaded into joint (0 = off) */
+    int epochs_joint;
+    int epochs_warmup;    /* prototype warm-up before projection: add-on + prototypes only */
+    int epochs_last;
+    int plateau_patience; /* ReduceLROnPlateau on validation loss */
+    float plateau_factor;
+    int early_stop_patience; /* on validation macro-AUROC */
+    int rounds;           /* joint + projection rounds */
+    pe_loss_weights lw;
+    float warmup_clst;    /* clustering weight during the warm-up */
+    int weighted_sampler;
+    uint64_t seed;
+    int threads;
+    int use_dnnl;
+    int quiet;
+} pe_train_config;
+
+/* protoecg's defaults, chosen on the validation fold. */
+pe_train_config pe_train_config_default(void);
+/* The authors' settings (spec section 5). */
+pe_train_config pe_train_config_authors(void);
+
+/* Serializes the config (JSON text, malloc'd). */
+char *pe_train_config_json(const pe_train_config *c);
+
+typedef enum {
+    PE_STAGE_ALL = 0,
+    PE_STAGE_PRETRAIN,
+    PE_STAGE_JOINT,
+    PE_STAGE_PROJECT,
+    PE_STAGE_LAST,
+    PE_STAGE_BASELINE
+} pe_stage;
+
+/* Runs the prototype model's stages (or the baseline) on a prepared cache,
+ * writing into run_dir. resume = 1 continues from run_dir/state.json. */
+int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
+                 pe_stage stage, int resume, pe_error *e);
+
+/* Probabilities (n, C) of a split in eval mode; sims (n, P) and z (n, D) optional. */
+int pe_predict_split(pe_net *net, const pe_split_view *v, float *probs, float *sims, float *z,
+                     pe_error *e);
+
+#endif
