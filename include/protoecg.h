@@ -54,6 +54,37 @@ typedef struct {
     pe_proto_evidence top[PE_MAX_TOP]; /* own-class prototypes by similarity, descending */
 } pe_class_explanation;
 
+/* ---- embedding API: load a model, classify and explain an ECG ---------------- */
+
+typedef struct pe_classifier pe_classifier;
+
+/* Loads a model file (model.safetensors). threads <= 0 keeps the current setting. */
+pe_classifier *pe_classifier_load(const char *model_path, pe_error *e);
+void pe_classifier_free(pe_classifier *c);
+/* Number of prototypes per class (0 for a plain ResNet-18 baseline model). */
+int pe_classifier_protos_per_class(const pe_classifier *c);
+
+/* Reads a WFDB record (path without extension, e.g. ".../00001_lr") as physical
+ * values, lead-major (*n_leads, *n_samples), malloc'd into *signal. */
+int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
+                   double *fs, pe_error *e);
+
+/* Brings a record to the model's input: 12 leads in PTB-XL order, 10 s at 100 Hz
+ * (a 500 Hz record is resampled 1:5 like scipy.signal.resample_poly), high-pass
+ * filtered and standardized with the model's statistics. out holds 12 x 1000. */
+int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                  double fs, float *out, pe_error *e);
+
+/* Probabilities of the 16 classes (pe_class_names order) for a record in mV. */
+int pe_classify(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
+                float probs[PE_NUM_CLASSES], pe_error *e);
+
+/* Probabilities and, for every class, the prototype evidence (top_k own-class
+ * prototypes by similarity; contributions sum to the logit). Prototype models only. */
+int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
+               int top_k, float probs[PE_NUM_CLASSES], pe_class_explanation out[PE_NUM_CLASSES],
+               pe_error *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "util/error.h"
 
 int arg_value(int argc, char **argv, int *i, const char *name, const char **val) {
     if (strcmp(argv[*i], name) != 0) return 0;
@@ -43,4 +46,10 @@ int arg_double(const char *name, const char *val, double *out) {
 
 void set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
+}
+
+int mkdir_p_run(const char *dir, pe_error *e) {
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return pe_fail(e, "%s: cannot create directory: %s", dir, strerror(errno));
+    return 0;
 }

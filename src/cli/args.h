@@ -2,6 +2,8 @@
 #ifndef PE_CLI_ARGS_H
 #define PE_CLI_ARGS_H
 
+#include "protoecg.h"
+
 /* Returns 1 and sets *val if argv[*i] is `name` followed by a value (advancing *i). */
 int arg_value(int argc, char **argv, int *i, const char *name, const char **val);
 /* Parses an int / double option value; prints an error naming the option on failure. */
@@ -9,5 +11,7 @@ int arg_int(const char *name, const char *val, int lo, int hi, int *out);
 int arg_double(const char *name, const char *val, double *out);
 /* Sets the OpenMP thread count (0 = all cores). */
 void set_threads(int threads);
+/* Creates a directory (one level) unless it exists. */
+int mkdir_p_run(const char *dir, pe_error *e);
 
 #endif

@@ -56,8 +56,8 @@ typedef enum {
 int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
                  pe_stage stage, int resume, pe_error *e);
 
-/* Probabilities (n, C) of a split in eval mode; sims (n, P) and z (n, D) optional. */
-int pe_predict_split(pe_net *net, const pe_split_view *v, float *probs, float *sims, float *z,
+/* Eval-mode pass over a split: logits (n, C); sims (n, P) and z (n, D) optional (NULL). */
+int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *sims, float *z,
                      pe_error *e);
 
 #endif

@@ -1,0 +1,159 @@
+/* protoecg train: prepare the cache (or reuse it) and run the training stages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "data/cache.h"
+#include "train/train.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: protoecg train --ptbxl DIR --out RUNDIR [options]\n"
+        "  --ptbxl DIR            PTB-XL root (ptbxl_database.csv + records100/)\n"
+        "  --cache FILE           prepared cache (default RUNDIR/cache.bin; built if missing)\n"
+        "  --out RUNDIR           run directory: config.json, metrics.jsonl, results.json,\n"
+        "                         checkpoint.safetensors, <stage>.safetensors, model.safetensors\n"
+        "  --stage S              all (default) | pretrain | joint | project | last | baseline\n"
+        "  --resume               continue an interrupted run in RUNDIR\n"
+        "  --preset P             protoecg (default) | authors (spec section 5 settings)\n"
+        "  --seed N               random seed (default 42)\n"
+        "  --threads N            threads (default: all cores)\n"
+        "  --epochs N             joint (and baseline) epochs     --epochs-last N\n"
+        "  --epochs-pretrain N    plain-backbone pretraining epochs loaded into joint\n"
+        "  --epochs-warmup N      prototype warm-up epochs before projection\n"
+        "  --rounds N             joint + projection rounds\n"
+        "  --batch N  --lr X  --lr-last X  --weight-decay X\n"
+        "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
+        "  --patience N           early-stopping patience (val macro-AUROC)\n"
+        "  --weighted-sampler     draw training records by class weight\n"
+        "  --no-standardize       do not standardize leads (cache option)\n"
+        "  --width N --latent N --protos-per-class K   network shape\n"
+        "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
+        "  --quiet\n");
+}
+
+static int parse_stage(const char *v, pe_stage *s) {
+    const char *names[] = {"all", "pretrain", "joint", "project", "last", "baseline"};
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(v, names[i])) {
+            *s = (pe_stage)i;
+            return 0;
+        }
+    fprintf(stderr, "protoecg train: unknown stage '%s'\n", v);
+    return -1;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *root = NULL, *out = NULL, *cache_path = NULL, *v;
+    pe_stage stage = PE_STAGE_ALL;
+    int resume = 0, standardize = 1;
+    pe_train_config c = pe_train_config_default();
+    for (int i = 1; i < argc; i++) { /* the preset first, so other options override it */
+        if (!strcmp(argv[i], "--preset") && i + 1 < argc) {
+            if (!strcmp(argv[i + 1], "authors")) c = pe_train_config_authors();
+            else if (strcmp(argv[i + 1], "protoecg")) {
+                fprintf(stderr, "protoecg train: unknown preset '%s'\n", argv[i + 1]);
+                return 2;
+            }
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        double d;
+        int n;
+#define INT_OPT(name, field, lo, hi)                                           \
+    if (arg_value(argc, argv, &i, name, &v)) {                                 \
+        if (arg_int(name, v, lo, hi, &n)) return 2;                            \
+        field = n;                                                             \
+        continue;                                                              \
+    }
+#define DBL_OPT(name, field)                                                   \
+    if (arg_value(argc, argv, &i, name, &v)) {                                 \
+        if (arg_double(name, v, &d) || d < 0) return 2;                        \
+        field = d;                                                             \
+        continue;                                                              \
+    }
+        if (arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--out", &out) ||
+            arg_value(argc, argv, &i, "--cache", &cache_path) || arg_value(argc, argv, &i, "--preset", &v))
+            continue;
+        if (arg_value(argc, argv, &i, "--stage", &v)) {
+            if (parse_stage(v, &stage)) return 2;
+            continue;
+        }
+        INT_OPT("--seed", c.seed, 0, 2147483647)
+        INT_OPT("--threads", c.threads, 1, 1024)
+        INT_OPT("--epochs", c.epochs_joint, 1, 100000)
+        INT_OPT("--epochs-last", c.epochs_last, 0, 100000)
+        INT_OPT("--epochs-pretrain", c.epochs_pretrain, 0, 100000)
+        INT_OPT("--epochs-warmup", c.epochs_warmup, 0, 100000)
+        INT_OPT("--rounds", c.rounds, 1, 10)
+        INT_OPT("--batch", c.batch_size, 2, 4096)
+        INT_OPT("--patience", c.early_stop_patience, 1, 100000)
+        INT_OPT("--width", c.base_width, 1, 512)
+        INT_OPT("--latent", c.latent_dim, 1, 4096)
+        INT_OPT("--protos-per-class", c.protos_per_class, 1, 64)
+        DBL_OPT("--lr", c.lr)
+        DBL_OPT("--lr-last", c.lr_last)
+        DBL_OPT("--weight-decay", c.weight_decay)
+        DBL_OPT("--clst", c.lw.clst)
+        DBL_OPT("--sep", c.lw.sep)
+        DBL_OPT("--div", c.lw.div)
+        DBL_OPT("--cnt", c.lw.cnt)
+        DBL_OPT("--l1", c.lw.l1)
+        DBL_OPT("--warmup-clst", c.warmup_clst)
+#undef INT_OPT
+#undef DBL_OPT
+        if (!strcmp(argv[i], "--resume")) resume = 1;
+        else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
+        else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
+        else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
+        else if (!strcmp(argv[i], "--quiet")) c.quiet = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "protoecg train: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!root || !out) {
+        usage(stderr);
+        return 2;
+    }
+    set_threads(c.threads);
+    pe_error e = {{0}};
+    char cache_buf[4096];
+    if (!cache_path) {
+        if (mkdir_p_run(out, &e)) {
+            fprintf(stderr, "protoecg train: %s\n", e.msg);
+            return 1;
+        }
+        snprintf(cache_buf, sizeof cache_buf, "%s/cache%s.bin", out, standardize ? "" : "_raw");
+        cache_path = cache_buf;
+    }
+    pe_prepare_opts po = pe_prepare_opts_default(root);
+    po.standardize = standardize;
+    po.quiet = c.quiet;
+    pe_prepare_report rep;
+    if (pe_cache_prepare(&po, cache_path, &rep, &e)) {
+        fprintf(stderr, "protoecg train: %s\n", e.msg);
+        return 1;
+    }
+    if (!c.quiet)
+        fprintf(stderr, "data: %d records from %s (%d skipped)%s\n", rep.n_ok, root, rep.n_failed,
+                rep.reused ? ", cache reused" : "");
+    pe_cache cache;
+    if (pe_cache_open(cache_path, &cache, &e)) {
+        fprintf(stderr, "protoecg train: %s\n", e.msg);
+        return 1;
+    }
+    int rc = pe_train_run(&c, &cache, out, stage, resume, &e);
+    pe_cache_close(&cache);
+    if (rc) {
+        fprintf(stderr, "protoecg train: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,904 @@
+/* The training procedure: phases, epochs, evaluation, checkpoints and resume.
+ *
+ * A run is a list of phases; each reads the previous phase's output model file
+ * and writes its own into RUNDIR:
+ *   [pretrain]  plain ResNet-18 (backbone + fc)  -> pretrain.safetensors
+ *   joint<r>    backbone + add-on + prototypes   -> joint<r>.safetensors
+ *   [warmup<r>] add-on + prototypes only         -> warmup<r>.safetensors
+ *   project<r>  prototypes onto training latents -> projected<r>.safetensors
+ *   last        last layer only                  -> model.safetensors
+ * or, for the baseline, the single phase `baseline` -> baseline.safetensors.
+ * After every epoch RUNDIR/checkpoint.safetensors and RUNDIR/state.json are
+ * written atomically; --resume continues from them. Shuffling is seeded by
+ * (seed, phase, epoch), so a resumed run repeats an uninterrupted one. */
+#include "train/train.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/preprocess.h"
+#include "eval/metrics.h"
+#include "model/safetensors.h"
+#include "train/adam.h"
+#include "train/schedule.h"
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/progress.h"
+#include "util/rng.h"
+
+#define C_ PE_NUM_CLASSES
+
+/* ---- configuration ------------------------------------------------------------ */
+
+pe_train_config pe_train_config_authors(void) {
+    pe_train_config c = {
+        .base_width = 64, .latent_dim = 512, .protos_per_class = 5, .batch_size = 32,
+        .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
+        .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
+        .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .weighted_sampler = 0, .seed = 42,
+        .threads = 0, .use_dnnl = 1, .quiet = 0};
+    return c;
+}
+
+pe_train_config pe_train_config_default(void) {
+    pe_train_config c = pe_train_config_authors();
+    return c;
+}
+
+char *pe_train_config_json(const pe_train_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "base_width", c->base_width);
+    cJSON_AddNumberToObject(o, "latent_dim", c->latent_dim);
+    cJSON_AddNumberToObject(o, "protos_per_class", c->protos_per_class);
+    cJSON_AddNumberToObject(o, "batch_size", c->batch_size);
+    cJSON_AddNumberToObject(o, "lr", c->lr);
+    cJSON_AddNumberToObject(o, "lr_last", c->lr_last);
+    cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
+    cJSON_AddNumberToObject(o, "epochs_pretrain", c->epochs_pretrain);
+    cJSON_AddNumberToObject(o, "epochs_joint", c->epochs_joint);
+    cJSON_AddNumberToObject(o, "epochs_warmup", c->epochs_warmup);
+    cJSON_AddNumberToObject(o, "epochs_last", c->epochs_last);
+    cJSON_AddNumberToObject(o, "plateau_patience", c->plateau_patience);
+    cJSON_AddNumberToObject(o, "plateau_factor", c->plateau_factor);
+    cJSON_AddNumberToObject(o, "early_stop_patience", c->early_stop_patience);
+    cJSON_AddNumberToObject(o, "rounds", c->rounds);
+    cJSON *lw = cJSON_AddObjectToObject(o, "loss_weights");
+    cJSON_AddNumberToObject(lw, "clst", c->lw.clst);
+    cJSON_AddNumberToObject(lw, "sep", c->lw.sep);
+    cJSON_AddNumberToObject(lw, "div", c->lw.div);
+    cJSON_AddNumberToObject(lw, "cnt", c->lw.cnt);
+    cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
+    cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
+    cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "threads", c->threads);
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---- phases -------------------------------------------------------------------- */
+
+typedef enum { PH_PRETRAIN, PH_BASELINE, PH_JOINT, PH_WARMUP, PH_PROJECT, PH_LAST } phase_kind;
+
+typedef struct {
+    phase_kind kind;
+    char name[32];  /* output file stem and metrics label */
+    int epochs;
+} phase;
+
+#define MAX_PHASES 64
+
+static int build_phases(const pe_train_config *c, pe_stage stage, phase *ph) {
+    int n = 0;
+    if (stage == PE_STAGE_BASELINE) {
+        ph[n++] = (phase){PH_BASELINE, "baseline", c->epochs_joint};
+        return n;
+    }
+    if (c->epochs_pretrain > 0) ph[n++] = (phase){PH_PRETRAIN, "pretrain", c->epochs_pretrain};
+    for (int r = 1; r <= c->rounds && n < MAX_PHASES - 4; r++) {
+        ph[n] = (phase){PH_JOINT, "", c->epochs_joint};
+        snprintf(ph[n++].name, 32, "joint%d", r);
+        if (c->epochs_warmup > 0) {
+            ph[n] = (phase){PH_WARMUP, "", c->epochs_warmup};
+            snprintf(ph[n++].name, 32, "warmup%d", r);
+        }
+        ph[n] = (phase){PH_PROJECT, "", 0};
+        snprintf(ph[n++].name, 32, "projected%d", r);
+    }
+    ph[n++] = (phase){PH_LAST, "model", c->epochs_last};
+    return n;
+}
+
+static int phase_in_stage(phase_kind k, pe_stage s) {
+    switch (s) {
+    case PE_STAGE_ALL: return 1;
+    case PE_STAGE_PRETRAIN: return k == PH_PRETRAIN;
+    case PE_STAGE_JOINT: return k == PH_JOINT || k == PH_WARMUP;
+    case PE_STAGE_PROJECT: return k == PH_PROJECT;
+    case PE_STAGE_LAST: return k == PH_LAST;
+    case PE_STAGE_BASELINE: return k == PH_BASELINE;
+    }
+    return 0;
+}
+
+/* ---- the trainer ------------------------------------------------------------------ */
+
+typedef struct {
+    const pe_train_config *cfg;
+    const pe_cache *cache;
+    const char *dir;
+    pe_split_view split[3];
+    uint8_t *y[3];          /* labels per split (n, C) */
+    float class_w[C_];      /* BCE pos_weight */
+    float J[C_ * C_];       /* Jaccard co-occurrence of training labels */
+    pe_sampler sampler;
+    int has_sampler;
+    /* batch buffers */
+    float *x;
+    uint8_t *yb;
+    long *order;
+    float *dlogits, *dsim;
+    double *scratch;
+    FILE *metrics;
+    long seq;
+} trainer;
+
+static const char *split_name[3] = {"train", "val", "test"};
+
+static void path_in(char *out, size_t n, const char *dir, const char *stem, const char *ext) {
+    snprintf(out, n, "%s/%s%s", dir, stem, ext);
+}
+
+static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *cache,
+                        const char *dir, pe_error *e) {
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->cache = cache;
+    t->dir = dir;
+    for (int s = 0; s < 3; s++) {
+        if (pe_split_view_init(&t->split[s], cache, (pe_split)s, e)) return -1;
+        t->y[s] = pe_split_labels(&t->split[s]);
+        if (!t->y[s]) return pe_fail(e, "out of memory");
+        if (t->split[s].n == 0)
+            return pe_fail(e, "the %s split is empty (%s needs folds 1-8, 9 and 10)", split_name[s],
+                           "training");
+    }
+    long counts[C_];
+    int n_empty = 0;
+    pe_class_weights(t->y[0], t->split[0].n, C_, t->class_w, counts, &n_empty);
+    long total = 0;
+    for (int c = 0; c < C_; c++) total += counts[c];
+    if (total == 0)
+        return pe_fail(e, "no training record carries any of the 16 rhythm labels: nothing to learn");
+    for (int c = 0; c < C_; c++)
+        if (counts[c] == 0 && !cfg->quiet)
+            fprintf(stderr, "warning: class %s has no training positive; its BCE weight is 0\n",
+                    pe_class_names[c]);
+    pe_jaccard(t->J, t->y[0], t->split[0].n, C_);
+    if (cfg->weighted_sampler) {
+        if (pe_sampler_init(&t->sampler, t->y[0], t->split[0].n, C_, t->class_w, e)) return -1;
+        t->has_sampler = 1;
+    }
+    size_t B = (size_t)cfg->batch_size, rec = (size_t)cache->h.n_leads * cache->h.n_samples;
+    int P = cfg->protos_per_class * C_;
+    long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;
+    t->x = malloc(B * rec * sizeof(float));
+    t->yb = malloc(B * C_);
+    t->order = malloc((size_t)(nmax + B) * sizeof(long));
+    t->dlogits = malloc((nmax > (long)B ? (size_t)nmax : B) * C_ * sizeof(float));
+    t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
+    t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
+    if (!t->x || !t->yb || !t->order || !t->dlogits || !t->dsim || !t->scratch)
+        return pe_fail(e, "out of memory for training buffers");
+    return 0;
+}
+
+static void trainer_free(trainer *t) {
+    for (int s = 0; s < 3; s++) {
+        pe_split_view_free(&t->split[s]);
+        free(t->y[s]);
+    }
+    if (t->has_sampler) pe_sampler_free(&t->sampler);
+    free(t->x), free(t->yb), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
+    if (t->metrics) fclose(t->metrics);
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *sims, float *z,
+                     pe_error *e) {
+    const pe_cache *c = v->cache;
+    size_t rec = (size_t)c->h.n_leads * c->h.n_samples;
+    int Bmax = net->max_batch, C = net->cfg.n_classes, P = net->n_protos, D = net->cfg.latent_dim;
+    float *x = malloc((size_t)Bmax * rec * sizeof(float));
+    uint8_t *y = malloc((size_t)Bmax * C);
+    long *order = malloc((size_t)Bmax * sizeof(long));
+    int rc = (x && y && order) ? 0 : pe_fail(e, "out of memory");
+    for (long i = 0; rc == 0 && i < v->n; i += Bmax) {
+        int B = (int)(v->n - i < Bmax ? v->n - i : Bmax);
+        for (int b = 0; b < B; b++) order[b] = i + b;
+        pe_gather_batch(v, order, B, x, y);
+        rc = pe_net_forward(net, x, B, 0, e);
+        if (rc) break;
+        memcpy(logits + (size_t)i * C, net->logits, (size_t)B * C * sizeof(float));
+        if (sims && net->sim) memcpy(sims + (size_t)i * P, net->sim, (size_t)B * P * sizeof(float));
+        if (z && net->z) memcpy(z + (size_t)i * D, net->z, (size_t)B * D * sizeof(float));
+    }
+    free(x), free(y), free(order);
+    return rc;
+}
+
+typedef struct {
+    double loss;  /* BCE with pos_weight */
+    double auroc; /* macro over defined classes */
+} split_eval;
+
+static void sigmoid_inplace(float *v, size_t n) {
+    for (size_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i]));
+}
+
+/* BCE and macro-AUROC of logits (n, C) against the split's labels. */
+static int score_logits(const trainer *t, int s, float *logits, split_eval *out, pe_error *e) {
+    long n = t->split[s].n;
+    out->loss = pe_loss_bce(NULL, logits, t->y[s], t->class_w, (int)n, C_, 1.0);
+    sigmoid_inplace(logits, (size_t)n * C_);
+    pe_auroc_report r;
+    if (pe_macro_auroc(t->y[s], logits, (size_t)n, C_, &r, e)) return -1;
+    out->auroc = r.macro;
+    pe_auroc_report_free(&r);
+    return 0;
+}
+
+static int eval_split(trainer *t, pe_net *net, int s, split_eval *out, pe_error *e) {
+    float *logits = malloc((size_t)t->split[s].n * C_ * sizeof(float));
+    if (!logits) return pe_fail(e, "out of memory");
+    int rc = pe_predict_split(net, &t->split[s], logits, NULL, NULL, e);
+    if (rc == 0) rc = score_logits(t, s, logits, out, e);
+    free(logits);
+    return rc;
+}
+
+/* ---- one epoch of training ------------------------------------------------------- */
+
+typedef struct {
+    double loss, bce, clst, sep, div, cnt, l1;
+    long steps;
+} loss_terms;
+
+static void epoch_order(const trainer *t, int phase_idx, int epoch, long *order) {
+    pe_rng r;
+    pe_rng_seed(&r, t->cfg->seed * 1000003ULL + (uint64_t)phase_idx * 7919ULL + (uint64_t)epoch);
+    long n = t->split[0].n;
+    if (t->has_sampler) {
+        pe_sampler_draw(&t->sampler, &r, order, n);
+        return;
+    }
+    for (long i = 0; i < n; i++) order[i] = i;
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)pe_rng_below(&r, (uint64_t)i + 1), tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+}
+
+static void add_terms(loss_terms *a, const loss_terms *b) {
+    a->loss += b->loss, a->bce += b->bce, a->clst += b->clst, a->sep += b->sep;
+    a->div += b->div, a->cnt += b->cnt, a->l1 += b->l1, a->steps += b->steps;
+}
+
+static void mean_terms(loss_terms *a) {
+    if (a->steps == 0) return;
+    double s = (double)a->steps;
+    a->loss /= s, a->bce /= s, a->clst /= s, a->sep /= s, a->div /= s, a->cnt /= s, a->l1 /= s;
+}
+
+/* The loss of one batch in net (after forward) and its gradients: dlogits into
+ * t->dlogits, dsim into t->dsim, prototype terms straight into the net's grads. */
+static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int proto_terms) {
+    const pe_train_config *cfg = t->cfg;
+    loss_terms lt = {0};
+    lt.steps = 1;
+    memset(t->dlogits, 0, (size_t)B * C_ * sizeof(float));
+    lt.bce = pe_loss_bce(t->dlogits, net->logits, t->yb, t->class_w, B, C_, 1.0);
+    lt.loss = lt.bce;
+    if (net->cfg.head == PE_HEAD_PROTO && proto_terms) {
+        int K = net->cfg.protos_per_class, P = net->n_protos, D = net->cfg.latent_dim;
+        float *protos = net->params + net->protos, *dprotos = net->grads + net->protos;
+        memset(t->dsim, 0, (size_t)B * P * sizeof(float));
+        lt.clst = pe_loss_clst(t->dsim, net->sim, t->yb, B, C_, K, w_clst);
+        lt.sep = pe_loss_sep(t->dsim, net->sim, t->yb, B, C_, K, cfg->lw.sep);
+        lt.div = pe_loss_div(dprotos, protos, P, D, t->scratch, cfg->lw.div);
+        lt.cnt = pe_loss_cnt(dprotos, protos, t->J, C_, K, D, t->scratch, cfg->lw.cnt);
+        lt.loss += w_clst * lt.clst + cfg->lw.sep * lt.sep + cfg->lw.div * lt.div +
+                   cfg->lw.cnt * lt.cnt;
+    }
+    return lt;
+}
+
+static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, int epoch,
+                       pe_adam *opt, const char *label, loss_terms *out, pe_error *e) {
+    const pe_train_config *cfg = t->cfg;
+    pe_net *net = &m->net;
+    int groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
+    if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
+    if (kind == PH_WARMUP) groups[PE_GROUP_BACKBONE] = groups[PE_GROUP_LAST] = 0;
+    int frozen_backbone = kind == PH_WARMUP;
+    double w_clst = kind == PH_WARMUP ? cfg->warmup_clst : cfg->lw.clst;
+    long n = t->split[0].n;
+    int Bs = cfg->batch_size;
+    epoch_order(t, phase_idx, epoch, t->order);
+    memset(out, 0, sizeof *out);
+    pe_progress pg;
+    pe_progress_start(&pg, label, n, cfg->quiet);
+    for (long i = 0; i < n; i += Bs) {
+        int B = (int)(n - i < Bs ? n - i : Bs);
+        if (B < 2) break; /* batch norm needs 2 records; a last batch of 1 is dropped */
+        pe_gather_batch(&t->split[0], t->order + i, B, t->x, t->yb);
+        pe_net_zero_grad(net);
+        if (pe_net_forward(net, t->x, B, !frozen_backbone, e)) return -1;
+        loss_terms lt = batch_loss(t, net, B, w_clst, kind != PH_PRETRAIN && kind != PH_BASELINE);
+        if (!isfinite(lt.loss))
+            return pe_fail(e, "%s: training diverged (loss %g) at epoch %d", label, lt.loss,
+                           epoch + 1);
+        if (pe_net_backward(net, t->dlogits, net->cfg.head == PE_HEAD_PROTO ? t->dsim : NULL,
+                            !frozen_backbone, e))
+            return -1;
+        pe_adam_step(opt, net, groups);
+        add_terms(out, &lt);
+        char extra[64];
+        snprintf(extra, sizeof extra, "loss %.4f", out->loss / (double)out->steps);
+        pe_progress_update(&pg, i + B, extra);
+    }
+    mean_terms(out);
+    char extra[64];
+    snprintf(extra, sizeof extra, "loss %.4f", out->loss);
+    pe_progress_end(&pg, extra);
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------ */
+
+typedef struct {
+    int phase, epoch; /* next phase to run, epochs of it completed */
+    long seq;         /* metrics lines written */
+    float lr;
+    long adam_step;
+    pe_plateau plateau;
+    pe_early_stop stop;
+    int64_t nbt, best_nbt;
+} run_state;
+
+static char *state_json(const run_state *s) {
+    char *buf = malloc(512);
+    if (buf)
+        snprintf(buf, 512,
+                 "{\"phase\":%d,\"epoch\":%d,\"seq\":%ld,\"lr\":%.9g,\"adam_step\":%ld,"
+                 "\"plateau_best\":%.17g,\"plateau_bad\":%d,\"stop_best\":%.17g,"
+                 "\"stop_best_epoch\":%d,\"stop_since\":%d,\"nbt\":%lld,\"best_nbt\":%lld}",
+                 s->phase, s->epoch, s->seq, s->lr, s->adam_step, s->plateau.best,
+                 s->plateau.bad_epochs, s->stop.best, s->stop.best_epoch, s->stop.since_best,
+                 (long long)s->nbt, (long long)s->best_nbt);
+    return buf;
+}
+
+static int parse_state(const char *txt, run_state *s) {
+    cJSON *j = cJSON_Parse(txt);
+    if (!j) return -1;
+    const char *keys[] = {"phase", "epoch", "seq", "lr", "adam_step", "plateau_best",
+                          "plateau_bad", "stop_best", "stop_best_epoch", "stop_since", "nbt",
+                          "best_nbt"};
+    double v[12];
+    int ok = 1;
+    for (int k = 0; k < 12 && ok; k++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+        ok = cJSON_IsNumber(x);
+        if (ok) v[k] = x->valuedouble;
+    }
+    cJSON_Delete(j);
+    if (!ok) return -1;
+    s->phase = (int)v[0], s->epoch = (int)v[1], s->seq = (long)v[2], s->lr = (float)v[3];
+    s->adam_step = (long)v[4], s->plateau.best = v[5], s->plateau.bad_epochs = (int)v[6];
+    s->stop.best = v[7], s->stop.best_epoch = (int)v[8], s->stop.since_best = (int)v[9];
+    s->nbt = (int64_t)v[10], s->best_nbt = (int64_t)v[11];
+    return 0;
+}
+
+/* Tensors: net.<name>, best.<name> (params and buffers), adam_m/adam_v.<param>. */
+static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *opt,
+                           const float *best_p, const float *best_b, const run_state *s,
+                           pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
+    pe_st_writer *w = pe_st_writer_new();
+    if (!w) return pe_fail(e, "out of memory");
+    char *st = state_json(s);
+    int rc = st ? pe_st_set_metadata(w, "state", st, e) : pe_fail(e, "out of memory");
+    free(st);
+    for (int i = 0; net && rc == 0 && i < net->n_tensors; i++) {
+        const pe_tensor_info *ti = &net->tensors[i];
+        char n[160];
+        snprintf(n, sizeof n, "net.%s", ti->name);
+        rc = pe_st_add_f32(w, n, pe_net_data(net, ti), ti->shape, ti->ndim, e);
+        const float *best = (ti->kind == PE_T_PARAM ? best_p : best_b) + ti->offset;
+        snprintf(n, sizeof n, "best.%s", ti->name);
+        if (rc == 0) rc = pe_st_add_f32(w, n, best, ti->shape, ti->ndim, e);
+        if (ti->kind != PE_T_PARAM || !opt) continue;
+        snprintf(n, sizeof n, "adam_m.%s", ti->name);
+        if (rc == 0) rc = pe_st_add_f32(w, n, opt->m + ti->offset, ti->shape, ti->ndim, e);
+        snprintf(n, sizeof n, "adam_v.%s", ti->name);
+        if (rc == 0) rc = pe_st_add_f32(w, n, opt->v + ti->offset, ti->shape, ti->ndim, e);
+    }
+    if (rc == 0) rc = pe_st_write(w, path, e);
+    pe_st_writer_free(w);
+    return rc;
+}
+
+static int load_checkpoint_tensors(const trainer *t, pe_net *net, pe_adam *opt, float *best_p,
+                                   float *best_b, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
+    pe_st_file *f = pe_st_open(path, e);
+    if (!f) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < net->n_tensors; i++) {
+        const pe_tensor_info *ti = &net->tensors[i];
+        char n[160];
+        snprintf(n, sizeof n, "net.%s", ti->name);
+        rc = pe_st_read_f32(f, n, pe_net_data(net, ti), ti->shape, ti->ndim, e);
+        float *best = (ti->kind == PE_T_PARAM ? best_p : best_b) + ti->offset;
+        snprintf(n, sizeof n, "best.%s", ti->name);
+        if (rc == 0) rc = pe_st_read_f32(f, n, best, ti->shape, ti->ndim, e);
+        if (ti->kind != PE_T_PARAM || !opt) continue;
+        snprintf(n, sizeof n, "adam_m.%s", ti->name);
+        if (rc == 0) rc = pe_st_read_f32(f, n, opt->m + ti->offset, ti->shape, ti->ndim, e);
+        snprintf(n, sizeof n, "adam_v.%s", ti->name);
+        if (rc == 0) rc = pe_st_read_f32(f, n, opt->v + ti->offset, ti->shape, ti->ndim, e);
+    }
+    pe_st_close(f);
+    return rc;
+}
+
+static int read_state(const char *dir, run_state *s, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, dir, "checkpoint", ".safetensors");
+    pe_st_file *f = pe_st_open(path, e);
+    if (!f) return -1;
+    const char *txt = pe_st_metadata(f, "state");
+    int rc = (txt && parse_state(txt, s) == 0) ? 0
+                                               : pe_fail(e, "%s: no valid training state", path);
+    pe_st_close(f);
+    return rc;
+}
+
+/* ---- logs and results ------------------------------------------------------------ */
+
+static void log_epoch(trainer *t, const char *phase_name, int epoch, float lr,
+                      const loss_terms *lt, const split_eval *val, double secs) {
+    if (!t->metrics) return;
+    fprintf(t->metrics,
+            "{\"seq\":%ld,\"phase\":\"%s\",\"epoch\":%d,\"lr\":%.6g,\"train\":{\"loss\":%.6g,"
+            "\"bce\":%.6g,\"clst\":%.6g,\"sep\":%.6g,\"div\":%.6g,\"cnt\":%.6g,\"l1\":%.6g},"
+            "\"val\":{\"loss\":%.6g,\"macro_auroc\":%.6g},\"seconds\":%.3f}\n",
+            t->seq + 1, phase_name, epoch, lr, lt->loss, lt->bce, lt->clst, lt->sep, lt->div,
+            lt->cnt, lt->l1, val->loss, isnan(val->auroc) ? -1.0 : val->auroc, secs);
+    fflush(t->metrics);
+}
+
+/* Keeps the lines of metrics.jsonl with seq <= max_seq (after an interrupted run). */
+static int truncate_metrics(const char *path, long max_seq, pe_error *e) {
+    if (!pe_path_exists(path)) return 0;
+    size_t len;
+    char *txt = pe_read_file(path, &len, e);
+    if (!txt) return -1;
+    char *out = malloc(len + 1);
+    size_t o = 0;
+    if (!out) {
+        free(txt);
+        return pe_fail(e, "out of memory");
+    }
+    for (char *line = txt; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line + 1) : strlen(line);
+        const char *sq = strstr(line, "\"seq\":");
+        if (nl && sq && sq < line + ll && atol(sq + 6) <= max_seq) {
+            memcpy(out + o, line, ll);
+            o += ll;
+        }
+        line += ll;
+    }
+    int rc = pe_write_file_atomic(path, out, o, e);
+    free(txt);
+    free(out);
+    return rc;
+}
+
+/* results.json: { "<phase>": {"val_macro_auroc", "test_macro_auroc", "seconds", ...}, ... } */
+static int record_result(const trainer *t, const char *phase_name, const split_eval *val,
+                         const split_eval *test, double secs, double extra_value,
+                         const char *extra_key, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, "results", ".json");
+    cJSON *root = NULL;
+    if (pe_path_exists(path)) {
+        char *txt = pe_read_file(path, NULL, e);
+        if (txt) root = cJSON_Parse(txt);
+        free(txt);
+    }
+    if (!root) root = cJSON_CreateObject();
+    cJSON_DeleteItemFromObjectCaseSensitive(root, phase_name);
+    cJSON *o = cJSON_AddObjectToObject(root, phase_name);
+    cJSON_AddNumberToObject(o, "val_macro_auroc", val->auroc);
+    cJSON_AddNumberToObject(o, "test_macro_auroc", test->auroc);
+    cJSON_AddNumberToObject(o, "val_loss", val->loss);
+    cJSON_AddNumberToObject(o, "seconds", secs);
+    if (extra_key) cJSON_AddNumberToObject(o, extra_key, extra_value);
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    int rc = s ? pe_write_file_atomic(path, s, strlen(s), e) : pe_fail(e, "out of memory");
+    free(s);
+    return rc;
+}
+
+/* ---- the last layer on cached similarities ------------------------------------------ */
+
+static int compute_sims(trainer *t, pe_net *net, float *sims[3], pe_error *e) {
+    for (int s = 0; s < 3; s++) {
+        float *logits = malloc((size_t)t->split[s].n * C_ * sizeof(float));
+        sims[s] = malloc((size_t)t->split[s].n * net->n_protos * sizeof(float));
+        if (!logits || !sims[s]) {
+            free(logits);
+            return pe_fail(e, "out of memory");
+        }
+        int rc = pe_predict_split(net, &t->split[s], logits, sims[s], NULL, e);
+        free(logits);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int eval_last(trainer *t, pe_net *net, float *const sims[3], int s, split_eval *out,
+                     pe_error *e) {
+    long n = t->split[s].n;
+    float *logits = malloc((size_t)n * C_ * sizeof(float));
+    if (!logits) return pe_fail(e, "out of memory");
+    pe_linear_forward(logits, sims[s], net->params + net->last_w, NULL, (int)n, net->n_protos, C_);
+    int rc = score_logits(t, s, logits, out, e);
+    free(logits);
+    return rc;
+}
+
+static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int phase_idx,
+                            int epoch, pe_adam *opt, loss_terms *out) {
+    int P = net->n_protos, K = net->cfg.protos_per_class, Bs = t->cfg->batch_size;
+    long n = t->split[0].n;
+    const int groups[PE_NUM_GROUPS] = {0, 0, 0, 1};
+    float *W = net->params + net->last_w, *dW = net->grads + net->last_w;
+    float *sb = t->x; /* (B, P) batch of similarities */
+    epoch_order(t, phase_idx, epoch, t->order);
+    memset(out, 0, sizeof *out);
+    for (long i = 0; i < n; i += Bs) {
+        int B = (int)(n - i < Bs ? n - i : Bs);
+        for (int b = 0; b < B; b++) {
+            long r = t->order[i + b];
+            memcpy(sb + (size_t)b * P, sims[0] + (size_t)r * P, (size_t)P * sizeof(float));
+            memcpy(t->yb + (size_t)b * C_, t->y[0] + (size_t)r * C_, C_);
+        }
+        pe_linear_forward(net->logits, sb, W, NULL, B, P, C_);
+        memset(dW, 0, (size_t)C_ * P * sizeof(float));
+        memset(t->dlogits, 0, (size_t)B * C_ * sizeof(float));
+        loss_terms lt = {0};
+        lt.steps = 1;
+        lt.bce = pe_loss_bce(t->dlogits, net->logits, t->yb, t->class_w, B, C_, 1.0);
+        lt.l1 = pe_loss_l1(dW, W, C_, K, t->cfg->lw.l1);
+        lt.loss = lt.bce + t->cfg->lw.l1 * lt.l1;
+        pe_linear_backward(NULL, dW, NULL, t->dlogits, sb, W, B, P, C_);
+        pe_adam_step(opt, net, groups);
+        add_terms(out, &lt);
+    }
+    mean_terms(out);
+    return 0;
+}
+
+/* ---- projection --------------------------------------------------------------------- */
+
+/* Moves every prototype onto the latent z of its most similar training record of
+ * its class (ascending ecg_id, strict > keeps the first of ties). Returns the mean
+ * cosine between prototypes and their chosen latents before the move. */
+static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    int D = net->cfg.latent_dim, P = net->n_protos, K = net->cfg.protos_per_class;
+    float *z = malloc((size_t)n * D * sizeof(float)), *logits = malloc((size_t)n * C_ * sizeof(float));
+    int rc = (z && logits) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
+                           : pe_fail(e, "out of memory");
+    double sum = 0;
+    int counted = 0;
+    for (int p = 0; rc == 0 && p < P; p++) {
+        int c = p / K;
+        float *proto = net->params + net->protos + (size_t)p * D;
+        double pn = 0;
+        for (int d = 0; d < D; d++) pn += (double)proto[d] * proto[d];
+        pn = fmax(sqrt(pn), 1e-12);
+        double best = -INFINITY;
+        long arg = -1;
+        for (long j = 0; j < n; j++) {
+            if (!t->y[0][j * C_ + c]) continue;
+            const float *zj = z + (size_t)j * D;
+            double dot = 0, zn = 0;
+            for (int d = 0; d < D; d++) dot += (double)zj[d] * proto[d], zn += (double)zj[d] * zj[d];
+            double cs = dot / (fmax(sqrt(zn), 1e-12) * pn);
+            if (cs > best) best = cs, arg = j;
+        }
+        if (arg < 0) {
+            if (!t->cfg->quiet)
+                fprintf(stderr, "warning: prototype %d (%s): no training record of its class; "
+                                "left unprojected\n", p, pe_class_names[c]);
+            m->sources[p].ecg_id = -1;
+            continue;
+        }
+        memcpy(proto, z + (size_t)arg * D, (size_t)D * sizeof(float));
+        long rec = t->split[0].idx[arg];
+        m->sources[p].ecg_id = t->cache->ecg_id[rec];
+        m->sources[p].similarity = (float)best;
+        memcpy(m->sources[p].labels, t->y[0] + arg * C_, C_);
+        sum += best;
+        counted++;
+    }
+    *mean_sim = counted ? sum / counted : NAN;
+    free(z);
+    free(logits);
+    return rc;
+}
+
+/* ---- phases -------------------------------------------------------------------------- */
+
+/* Loads an earlier phase's model file into m (same network shape). */
+static int load_phase_output(const trainer *t, pe_model *m, const char *stem, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, stem, ".safetensors");
+    pe_model tmp;
+    if (pe_model_load(&tmp, path, 1, 0, e)) return -1;
+    int rc = 0;
+    if (tmp.net.n_params != m->net.n_params || tmp.net.cfg.head != m->net.cfg.head)
+        rc = pe_fail(e, "%s: network shape differs from this run's configuration", path);
+    if (rc == 0) {
+        pe_net_copy_weights(&m->net, &tmp.net);
+        if (m->sources && tmp.sources)
+            memcpy(m->sources, tmp.sources, (size_t)m->net.n_protos * sizeof *m->sources);
+    }
+    pe_model_free(&tmp);
+    return rc;
+}
+
+/* Copies the backbone of a pretrained plain ResNet-18 file into m. */
+static int load_pretrained_backbone(const trainer *t, pe_model *m, const char *stem, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, stem, ".safetensors");
+    pe_model tmp;
+    if (pe_model_load(&tmp, path, 1, 0, e)) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < m->net.n_tensors; i++) {
+        const pe_tensor_info *ti = &m->net.tensors[i];
+        if (ti->group != PE_GROUP_BACKBONE) continue;
+        const pe_tensor_info *src = pe_net_find(&tmp.net, ti->name);
+        if (!src || src->numel != ti->numel)
+            rc = pe_fail(e, "%s: pretrained backbone lacks %s", path, ti->name);
+        else
+            memcpy(pe_net_data(&m->net, ti), pe_net_data(&tmp.net, src), ti->numel * sizeof(float));
+    }
+    if (rc == 0) m->net.num_batches_tracked = tmp.net.num_batches_tracked;
+    pe_model_free(&tmp);
+    return rc;
+}
+
+static int save_phase_output(const trainer *t, pe_model *m, const char *stem, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, stem, ".safetensors");
+    return pe_model_save(m, path, 0, e);
+}
+
+/* Epoch loop of a training phase with plateau schedule, early stopping and best
+ * keeping; resumes inside the phase when s->epoch > 0. */
+static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_state *s,
+                      pe_error *e) {
+    const pe_train_config *cfg = t->cfg;
+    pe_net *net = &m->net;
+    int last = ph->kind == PH_LAST;
+    float *sims[3] = {NULL, NULL, NULL};
+    pe_adam opt = {0};
+    float *best_p = malloc(net->n_params * sizeof(float));
+    float *best_b = malloc((net->n_buffers + 1) * sizeof(float));
+    int rc = (best_p && best_b) ? 0 : pe_fail(e, "out of memory");
+    if (rc == 0) rc = pe_adam_init(&opt, net->n_params, last ? cfg->lr_last : cfg->lr,
+                                   last ? 0.0f : cfg->weight_decay, e);
+    if (rc == 0) {
+        memcpy(best_p, net->params, net->n_params * sizeof(float));
+        memcpy(best_b, net->buffers, net->n_buffers * sizeof(float));
+        if (s->epoch > 0) {
+            rc = load_checkpoint_tensors(t, net, &opt, best_p, best_b, e);
+            opt.step = s->adam_step;
+            net->num_batches_tracked = s->nbt;
+        } else {
+            s->lr = opt.lr;
+            s->plateau = (pe_plateau){cfg->plateau_factor, cfg->plateau_patience, INFINITY, 0};
+            s->stop = (pe_early_stop){cfg->early_stop_patience, -INFINITY, -1, 0};
+            s->best_nbt = net->num_batches_tracked;
+        }
+        opt.lr = s->lr;
+    }
+    if (rc == 0 && last) rc = compute_sims(t, net, sims, e);
+    for (int ep = s->epoch; rc == 0 && ep < ph->epochs; ep++) {
+        double t0 = pe_now();
+        char label[48];
+        snprintf(label, sizeof label, "%s %d/%d", ph->name, ep + 1, ph->epochs);
+        loss_terms lt;
+        split_eval val;
+        if (last) {
+            rc = train_epoch_last(t, net, sims, pi, ep, &opt, &lt);
+            if (rc == 0) rc = eval_last(t, net, sims, 1, &val, e);
+        } else {
+            rc = train_epoch(t, m, ph->kind, pi, ep, &opt, label, &lt, e);
+            if (rc == 0) rc = eval_split(t, net, 1, &val, e);
+        }
+        if (rc) break;
+        float lr_used = s->lr;
+        s->lr = opt.lr = pe_plateau_step(&s->plateau, val.loss, s->lr);
+        double metric = isnan(val.auroc) ? -1.0 : val.auroc;
+        if (pe_early_stop_step(&s->stop, metric, ep)) {
+            memcpy(best_p, net->params, net->n_params * sizeof(float));
+            memcpy(best_b, net->buffers, net->n_buffers * sizeof(float));
+            s->best_nbt = net->num_batches_tracked;
+        }
+        double secs = pe_now() - t0;
+        log_epoch(t, ph->name, ep + 1, lr_used, &lt, &val, secs);
+        if (!cfg->quiet)
+            fprintf(stderr, "%-12s epoch %3d  loss %.4f  val loss %.4f  val macro-AUROC %.4f%s  (%.1f s)\n",
+                    ph->name, ep + 1, lt.loss, val.loss, val.auroc,
+                    s->stop.best_epoch == ep ? " *" : "", secs);
+        s->epoch = ep + 1;
+        s->seq = ++t->seq;
+        s->adam_step = opt.step;
+        s->nbt = net->num_batches_tracked;
+        rc = save_checkpoint(t, net, &opt, best_p, best_b, s, e);
+        if (rc == 0 && pe_early_stop_done(&s->stop)) {
+            if (!cfg->quiet)
+                fprintf(stderr, "%s: early stop (no val improvement for %d epochs)\n", ph->name,
+                        s->stop.patience);
+            break;
+        }
+    }
+    if (rc == 0) { /* keep the best epoch */
+        memcpy(net->params, best_p, net->n_params * sizeof(float));
+        memcpy(net->buffers, best_b, net->n_buffers * sizeof(float));
+        net->num_batches_tracked = s->best_nbt;
+    }
+    for (int k = 0; k < 3; k++) free(sims[k]);
+    pe_adam_free(&opt);
+    free(best_p);
+    free(best_b);
+    return rc;
+}
+
+static int write_config(const trainer *t, pe_error *e) {
+    char path[4096];
+    path_in(path, sizeof path, t->dir, "config", ".json");
+    char *s = pe_train_config_json(t->cfg);
+    int rc = s ? pe_write_file_atomic(path, s, strlen(s), e) : pe_fail(e, "out of memory");
+    free(s);
+    return rc;
+}
+
+static void set_preproc(pe_model *m, const pe_cache *c, const pe_train_config *cfg) {
+    m->pre.filter_order = (int)c->h.filter_order;
+    m->pre.cutoff_hz = c->h.cutoff_hz;
+    m->pre.fs = c->h.fs;
+    m->pre.standardized = (int)c->h.standardized;
+    memcpy(m->pre.mean, c->h.mean, sizeof m->pre.mean);
+    memcpy(m->pre.std, c->h.std, sizeof m->pre.std);
+    free(m->config_json);
+    m->config_json = pe_train_config_json(cfg);
+}
+
+static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, const phase *prev,
+                     int pi, run_state *s, pe_error *e) {
+    double t0 = pe_now();
+    int plain = ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE;
+    pe_model *m = plain ? bm : pm;
+    int rc = 0;
+    if (s->epoch == 0 && prev) {
+        if (ph->kind == PH_JOINT && prev->kind == PH_PRETRAIN)
+            rc = load_pretrained_backbone(t, m, prev->name, e);
+        else if (!plain)
+            rc = load_phase_output(t, m, prev->name, e);
+    }
+    double proj_sim = NAN;
+    if (rc == 0) {
+        if (ph->kind == PH_PROJECT) {
+            rc = project(t, m, &proj_sim, e);
+            if (rc == 0 && !t->cfg->quiet)
+                fprintf(stderr, "%s: prototypes projected; mean cosine to their new latent "
+                                "before the move %.4f\n", ph->name, proj_sim);
+        } else {
+            rc = run_epochs(t, m, ph, pi, s, e);
+        }
+    }
+    if (rc == 0) rc = save_phase_output(t, m, ph->name, e);
+    split_eval val, test;
+    if (rc == 0) rc = eval_split(t, &m->net, 1, &val, e);
+    if (rc == 0) rc = eval_split(t, &m->net, 2, &test, e);
+    double secs = pe_now() - t0;
+    if (rc == 0)
+        rc = record_result(t, ph->name, &val, &test, secs, proj_sim,
+                           ph->kind == PH_PROJECT ? "mean_projection_cosine" : NULL, e);
+    if (rc == 0)
+        printf("%-12s val macro-AUROC %.4f  test macro-AUROC %.4f  (%.1f s)\n", ph->name,
+               val.auroc, test.auroc, secs);
+    fflush(stdout);
+    return rc;
+}
+
+int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
+                 pe_stage stage, int resume, pe_error *e) {
+    if (mkdir(run_dir, 0755) != 0 && errno != EEXIST)
+        return pe_fail(e, "%s: cannot create run directory: %s", run_dir, strerror(errno));
+    if (cfg->batch_size < 2) return pe_fail(e, "batch size must be at least 2 (batch norm)");
+    trainer t;
+    pe_model pm, bm;
+    memset(&pm, 0, sizeof pm);
+    memset(&bm, 0, sizeof bm);
+    int rc = trainer_init(&t, cfg, cache, run_dir, e);
+    phase ph[MAX_PHASES];
+    int n_ph = build_phases(cfg, stage, ph);
+    run_state s;
+    memset(&s, 0, sizeof s);
+    char ck[4096], mpath[4096];
+    path_in(ck, sizeof ck, run_dir, "checkpoint", ".safetensors");
+    path_in(mpath, sizeof mpath, run_dir, "metrics", ".jsonl");
+    if (rc == 0 && resume) {
+        rc = read_state(run_dir, &s, e);
+        if (rc == 0) rc = truncate_metrics(mpath, s.seq, e);
+        if (rc == 0 && s.phase >= n_ph && !cfg->quiet)
+            fprintf(stderr, "%s: the run is already complete\n", run_dir);
+    } else if (rc == 0 && pe_path_exists(ck) && stage == PE_STAGE_ALL) {
+        rc = pe_fail(e, "%s already holds a training run: continue it with --resume, or choose "
+                        "another --out", run_dir);
+    }
+    if (rc == 0 && !resume && stage != PE_STAGE_ALL) {
+        /* a single stage starts at its first phase; earlier phases' files must exist */
+        while (s.phase < n_ph && !phase_in_stage(ph[s.phase].kind, stage)) s.phase++;
+    }
+    t.seq = s.seq;
+    if (rc == 0) rc = write_config(&t, e);
+    if (rc == 0) {
+        t.metrics = fopen(mpath, "a");
+        if (!t.metrics) rc = pe_fail(e, "%s: cannot open: %s", mpath, strerror(errno));
+    }
+    pe_net_config pc = pe_net_config_default(PE_HEAD_PROTO);
+    pc.base_width = cfg->base_width;
+    pc.latent_dim = cfg->latent_dim;
+    pc.protos_per_class = cfg->protos_per_class;
+    pe_net_config bc = pc;
+    bc.head = PE_HEAD_LINEAR;
+    if (rc == 0) rc = pe_model_init(&pm, &pc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
+    if (rc == 0) rc = pe_model_init(&bm, &bc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
+    if (rc == 0) set_preproc(&pm, cache, cfg), set_preproc(&bm, cache, cfg);
+    for (int i = s.phase; rc == 0 && i < n_ph; i++) {
+        if (!phase_in_stage(ph[i].kind, stage)) break;
+        rc = run_phase(&t, &pm, &bm, &ph[i], i > 0 ? &ph[i - 1] : NULL, i, &s, e);
+        if (rc) break;
+        s.phase = i + 1;
+        s.epoch = 0;
+        rc = save_checkpoint(&t, NULL, NULL, NULL, NULL, &s, e);
+    }
+    pe_model_free(&pm);
+    pe_model_free(&bm);
+    trainer_free(&t);
+    return rc;
+}
