@@ -114,7 +114,48 @@ int pe_cache_open(const char *path, pe_cache *c, pe_error *e) {
 
 void pe_cache_close(pe_cache *c) {
     if (c->map) munmap(c->map, c->map_len);
+    free(c->owned);
     memset(c, 0, sizeof *c);
+}
+
+int pe_cache_copy_split(const pe_cache *src, int split, const float *mean, const float *std,
+                        pe_cache *out, pe_error *e) {
+    memset(out, 0, sizeof *out);
+    if (src->h.standardized && mean)
+        return pe_fail(e, "cache is already standardized; prepare it with --no-standardize");
+    size_t n = 0, N = src->h.n_records, C = src->h.n_classes;
+    size_t rec = (size_t)src->h.n_leads * src->h.n_samples;
+    for (size_t i = 0; i < N; i++) n += split < 0 || (int)pe_split_of_fold(src->fold[i]) == split;
+    size_t off_fold = align64(n * 4), off_lab = align64(off_fold + n * 4);
+    size_t off_sig = align64(off_lab + n * C), total = off_sig + n * rec * sizeof(float);
+    char *mem = aligned_alloc(64, align64(total + 1));
+    if (!mem) return pe_fail(e, "out of memory for %zu records", n);
+    out->h = src->h;
+    out->h.n_records = (uint32_t)n;
+    out->owned = mem;
+    int32_t *ids = (int32_t *)mem, *folds = (int32_t *)(mem + off_fold);
+    uint8_t *labels = (uint8_t *)(mem + off_lab);
+    float *sig = (float *)(mem + off_sig);
+    size_t j = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (!(split < 0 || (int)pe_split_of_fold(src->fold[i]) == split)) continue;
+        ids[j] = src->ecg_id[i];
+        folds[j] = src->fold[i];
+        memcpy(labels + j * C, src->labels + i * C, C);
+        memcpy(sig + j * rec, pe_cache_signal(src, (long)i), rec * sizeof(float));
+        j++;
+    }
+    if (mean) {
+        pe_standardize_apply(sig, (long)n, (int)src->h.n_leads, (int)src->h.n_samples, mean, std);
+        out->h.standardized = 1;
+        memcpy(out->h.mean, mean, sizeof out->h.mean);
+        memcpy(out->h.std, std, sizeof out->h.std);
+    }
+    out->ecg_id = ids;
+    out->fold = folds;
+    out->labels = labels;
+    out->signals = sig;
+    return 0;
 }
 
 /* ---- build -------------------------------------------------------------------- */

@@ -35,6 +35,7 @@ typedef struct {
     const float *signals;   /* (n, leads, samples) */
     void *map;
     size_t map_len;
+    void *owned; /* in-memory copy (pe_cache_copy_split), freed by pe_cache_close */
 } pe_cache;
 
 typedef struct {
@@ -62,6 +63,12 @@ int pe_cache_prepare(const pe_prepare_opts *o, const char *out_path, pe_prepare_
 /* Memory-maps and validates a cache file. */
 int pe_cache_open(const char *path, pe_cache *c, pe_error *e);
 void pe_cache_close(pe_cache *c);
+
+/* An in-memory cache holding the records of one split (split < 0: all) of src,
+ * whose signals must not be standardized yet, standardized with the given
+ * per-lead statistics (e.g. a model's) when mean != NULL. */
+int pe_cache_copy_split(const pe_cache *src, int split, const float *mean, const float *std,
+                        pe_cache *out, pe_error *e);
 
 /* Pointer to record i's signal (leads, samples). */
 static inline const float *pe_cache_signal(const pe_cache *c, long i) {

@@ -1,0 +1,217 @@
+/* protoecg eval: test (or validation) metrics of a model on PTB-XL. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "data/dataset.h"
+#include "eval/metrics.h"
+#include "train/train.h"
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/rng.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: protoecg eval --model M --ptbxl DIR [options]\n"
+            "  --split test|val      split to score (default test); thresholds are tuned on val\n"
+            "  --json FILE           metrics as JSON (top-level macro_auroc)\n"
+            "  --predictions FILE    per-record CSV: ecg_id, true labels, probabilities\n"
+            "  --bootstrap N         bootstrap resamples for 95%% intervals (default 1000)\n"
+            "  --seed N              bootstrap seed (default 0)\n"
+            "  --cache FILE          filtered cache to use/create (default next to the model)\n"
+            "  --threads N  --quiet\n");
+}
+
+typedef struct {
+    pe_cache data;
+    pe_split_view view;
+    float *probs;
+} split_pred;
+
+static int predict(pe_model *m, const pe_cache *raw, int split, split_pred *sp, pe_error *e) {
+    memset(sp, 0, sizeof *sp);
+    const float *mean = m->pre.standardized ? m->pre.mean : NULL;
+    if (pe_cache_copy_split(raw, split, mean, m->pre.std, &sp->data, e)) return -1;
+    if (pe_split_view_init(&sp->view, &sp->data, (pe_split)split, e)) return -1;
+    if (sp->view.n == 0) return pe_fail(e, "the %s split is empty", split == 2 ? "test" : "val");
+    sp->probs = malloc((size_t)sp->view.n * PE_NUM_CLASSES * sizeof(float));
+    if (!sp->probs) return pe_fail(e, "out of memory");
+    if (pe_predict_split(&m->net, &sp->view, sp->probs, NULL, NULL, e)) return -1;
+    cli_sigmoid(sp->probs, (size_t)sp->view.n * PE_NUM_CLASSES);
+    return 0;
+}
+
+static void split_pred_free(split_pred *sp) {
+    pe_split_view_free(&sp->view);
+    pe_cache_close(&sp->data);
+    free(sp->probs);
+}
+
+static int write_predictions(const char *path, const split_pred *sp, const uint8_t *y,
+                             pe_error *e) {
+    pe_atomic_file af;
+    if (pe_atomic_open(&af, path, e)) return -1;
+    fprintf(af.f, "ecg_id");
+    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",true_%s", pe_class_names[c]);
+    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",prob_%s", pe_class_names[c]);
+    fputc('\n', af.f);
+    for (long i = 0; i < sp->view.n; i++) {
+        fprintf(af.f, "%d", sp->data.ecg_id[sp->view.idx[i]]);
+        for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",%d", y[i * PE_NUM_CLASSES + c]);
+        for (int c = 0; c < PE_NUM_CLASSES; c++)
+            fprintf(af.f, ",%.6g", sp->probs[i * PE_NUM_CLASSES + c]);
+        fputc('\n', af.f);
+    }
+    return pe_atomic_commit(&af, e);
+}
+
+static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
+
+int cmd_eval(int argc, char **argv) {
+    const char *model_path = NULL, *root = NULL, *json = NULL, *pred = NULL, *cache = NULL;
+    const char *split_name = "test", *v;
+    int n_boot = 1000, seed = 0, quiet = 0, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        if (arg_value(argc, argv, &i, "--model", &model_path) ||
+            arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--json", &json) ||
+            arg_value(argc, argv, &i, "--predictions", &pred) ||
+            arg_value(argc, argv, &i, "--cache", &cache) ||
+            arg_value(argc, argv, &i, "--split", &split_name))
+            continue;
+        if (arg_value(argc, argv, &i, "--bootstrap", &v)) {
+            if (arg_int("--bootstrap", v, 0, 1000000, &n_boot)) return 2;
+        } else if (arg_value(argc, argv, &i, "--seed", &v)) {
+            if (arg_int("--seed", v, 0, 2147483647, &seed)) return 2;
+        } else if (arg_value(argc, argv, &i, "--threads", &v)) {
+            if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "protoecg eval: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    int split = !strcmp(split_name, "test") ? 2 : !strcmp(split_name, "val") ? 1 : -1;
+    if (!model_path || !root || split < 0) {
+        usage(stderr);
+        return 2;
+    }
+    set_threads(threads);
+    pe_error e = {{0}};
+    pe_model m;
+    pe_cache raw;
+    memset(&raw, 0, sizeof raw);
+    split_pred val, tst;
+    memset(&val, 0, sizeof val);
+    memset(&tst, 0, sizeof tst);
+    uint8_t *yv = NULL, *yt = NULL;
+    pe_auroc_report ar = {0};
+    pe_bootstrap_report br = {0};
+    cJSON *root_json = NULL;
+    int rc = pe_model_load(&m, model_path, 64, 1, &e);
+    if (rc) {
+        fprintf(stderr, "protoecg eval: %s\n", e.msg);
+        return 1;
+    }
+    rc = cli_raw_cache(&m, model_path, root, cache, quiet, &raw, &e);
+    if (rc == 0) rc = predict(&m, &raw, 1, &val, &e);
+    if (rc == 0) rc = predict(&m, &raw, split, &tst, &e);
+    if (rc == 0) {
+        yv = pe_split_labels(&val.view);
+        yt = pe_split_labels(&tst.view);
+        if (!yv || !yt) rc = pe_fail(&e, "out of memory");
+    }
+    size_t n = rc == 0 ? (size_t)tst.view.n : 0;
+    if (rc == 0) rc = pe_macro_auroc(yt, tst.probs, n, PE_NUM_CLASSES, &ar, &e);
+    if (rc == 0 && ar.n_defined == 0)
+        rc = pe_fail(&e, "no class has both positive and negative records in the %s split: "
+                         "AUROC is undefined", split_name);
+    double thr[PE_NUM_CLASSES], f1_05[PE_NUM_CLASSES], f1_t[PE_NUM_CLASSES];
+    uint8_t tuned[PE_NUM_CLASSES];
+    double mf1_05 = 0, mf1_t = 0;
+    if (rc == 0) {
+        mf1_05 = pe_f1(yt, tst.probs, n, PE_NUM_CLASSES, NULL, f1_05);
+        rc = pe_tune_thresholds(yv, val.probs, (size_t)val.view.n, PE_NUM_CLASSES, 0.5, thr, NULL,
+                                tuned, &e);
+        if (rc == 0) mf1_t = pe_f1(yt, tst.probs, n, PE_NUM_CLASSES, thr, f1_t);
+    }
+    if (rc == 0 && n_boot > 0) {
+        pe_rng r;
+        pe_rng_seed(&r, (uint64_t)seed);
+        rc = pe_bootstrap_auroc(yt, tst.probs, n, PE_NUM_CLASSES, n_boot, 0.95, &r, &br, &e);
+    }
+    if (rc == 0) {
+        char undef[512];
+        int nu = pe_auroc_undefined_names(&ar, pe_class_names, undef, sizeof undef);
+        if (nu)
+            fprintf(stderr, "warning: AUROC undefined (no positive or no negative %s record) for "
+                            "%d class(es), left out of the macro mean: %s\n", split_name, nu, undef);
+        printf("%s: %zu records, macro-AUROC %.4f over %d classes", split_name, n, ar.macro,
+               ar.n_defined);
+        if (n_boot > 0) printf(" (95%% CI %.4f-%.4f, %d bootstrap resamples)", br.lo, br.hi, n_boot);
+        printf("\nmacro F1 at 0.5: %.4f; at validation-tuned thresholds: %.4f\n\n", mf1_05, mf1_t);
+        printf("%-6s %8s %8s %17s %8s %9s %8s\n", "class", "support", "AUROC", "95% CI", "F1@0.5",
+               "val thr", "F1@thr");
+        root_json = cJSON_CreateObject();
+        cJSON_AddStringToObject(root_json, "model", model_path);
+        cJSON_AddStringToObject(root_json, "split", split_name);
+        cJSON_AddNumberToObject(root_json, "n_records", (double)n);
+        cJSON_AddNumberToObject(root_json, "macro_auroc", ar.macro);
+        cJSON_AddNumberToObject(root_json, "n_classes_defined", ar.n_defined);
+        if (n_boot > 0) {
+            cJSON *ci = cJSON_AddArrayToObject(root_json, "macro_auroc_ci95");
+            cJSON_AddItemToArray(ci, num_or_null(br.lo));
+            cJSON_AddItemToArray(ci, num_or_null(br.hi));
+            cJSON_AddNumberToObject(root_json, "bootstrap_resamples", n_boot);
+        }
+        cJSON_AddNumberToObject(root_json, "macro_f1_at_0.5", mf1_05);
+        cJSON_AddNumberToObject(root_json, "macro_f1_at_val_thresholds", mf1_t);
+        cJSON *und = cJSON_AddArrayToObject(root_json, "undefined_classes");
+        cJSON *pc = cJSON_AddArrayToObject(root_json, "per_class");
+        for (int c = 0; c < PE_NUM_CLASSES; c++) {
+            double lo = n_boot > 0 ? br.class_lo[c] : NAN, hi = n_boot > 0 ? br.class_hi[c] : NAN;
+            printf("%-6s %8llu %8.4f %8.4f-%-8.4f %8.4f %9.4f %8.4f%s\n", pe_class_names[c],
+                   (unsigned long long)ar.support[c], ar.auroc[c], lo, hi, f1_05[c], thr[c],
+                   f1_t[c], ar.defined[c] ? "" : "  (undefined)");
+            if (!ar.defined[c]) cJSON_AddItemToArray(und, cJSON_CreateString(pe_class_names[c]));
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "label", pe_class_names[c]);
+            cJSON_AddNumberToObject(o, "support", (double)ar.support[c]);
+            cJSON_AddItemToObject(o, "auroc", num_or_null(ar.auroc[c]));
+            cJSON *ci = cJSON_AddArrayToObject(o, "auroc_ci95");
+            cJSON_AddItemToArray(ci, num_or_null(lo));
+            cJSON_AddItemToArray(ci, num_or_null(hi));
+            cJSON_AddNumberToObject(o, "f1_at_0.5", f1_05[c]);
+            cJSON_AddNumberToObject(o, "val_threshold", thr[c]);
+            cJSON_AddBoolToObject(o, "threshold_tuned", tuned[c]);
+            cJSON_AddNumberToObject(o, "f1_at_val_threshold", f1_t[c]);
+            cJSON_AddItemToArray(pc, o);
+        }
+    }
+    if (rc == 0 && json) {
+        char *s = cJSON_Print(root_json);
+        rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
+        free(s);
+    }
+    if (rc == 0 && pred) rc = write_predictions(pred, &tst, yt, &e);
+    if (rc) fprintf(stderr, "protoecg eval: %s\n", e.msg);
+    cJSON_Delete(root_json);
+    if (ar.auroc) pe_auroc_report_free(&ar);
+    if (br.macro) pe_bootstrap_report_free(&br);
+    free(yv);
+    free(yt);
+    split_pred_free(&val);
+    split_pred_free(&tst);
+    pe_cache_close(&raw);
+    pe_model_free(&m);
+    return rc ? 1 : 0;
+}
