@@ -13,19 +13,40 @@ _DTYPES = {
 _NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
 
 
+class BF16:
+    """Marks a float array to be stored as BF16 by save(): rounded to nearest,
+    ties to even (NaN stays a quiet NaN), as torch's .to(torch.bfloat16) does."""
+
+    def __init__(self, a):
+        self.array = np.asarray(a, dtype=np.float32)
+
+    def bits(self):
+        u = np.atleast_1d(self.array).view(np.uint32).astype(np.uint64)
+        c16, one = np.uint64(16), np.uint64(1)
+        r = (u + np.uint64(0x7FFF) + ((u >> c16) & one)) >> c16
+        nan = np.isnan(np.atleast_1d(self.array))
+        r[nan] = (u[nan] >> c16) | np.uint64(0x40)
+        return r.astype(np.uint16).reshape(self.array.shape)
+
+
 def save(path, tensors, metadata=None):
-    """tensors: dict name -> numpy array; metadata: dict str -> str."""
+    """tensors: dict name -> numpy array (or BF16(array)); metadata: dict str -> str."""
     header = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     offset = 0
     blobs = []
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        if a.dtype not in _NAMES:
-            raise TypeError(f"{name}: unsupported dtype {a.dtype}")
+        t = tensors[name]
+        if isinstance(t, BF16):
+            a, dtype = t.bits(), "BF16"
+        else:
+            a = np.asarray(t, order="C")  # (ascontiguousarray turns 0-d into 1-d)
+            if a.dtype not in _NAMES:
+                raise TypeError(f"{name}: unsupported dtype {a.dtype}")
+            dtype = _NAMES[a.dtype]
         raw = a.tobytes()
-        header[name] = {"dtype": _NAMES[a.dtype], "shape": list(a.shape),
+        header[name] = {"dtype": dtype, "shape": list(a.shape),
                         "data_offsets": [offset, offset + len(raw)]}
         offset += len(raw)
         blobs.append(raw)
