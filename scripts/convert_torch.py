@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_np  # noqa: E402
 
-FORMAT = "protoecg"
+FORMAT = "protoecg-model"
 FORMAT_VERSION = "1"
 
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"

@@ -48,7 +48,7 @@ void set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
 }
 
-int mkdir_p_run(const char *dir, pe_error *e) {
+int make_dir(const char *dir, pe_error *e) {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return pe_fail(e, "%s: cannot create directory: %s", dir, strerror(errno));
     return 0;

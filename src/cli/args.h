@@ -12,6 +12,6 @@ int arg_double(const char *name, const char *val, double *out);
 /* Sets the OpenMP thread count (0 = all cores). */
 void set_threads(int threads);
 /* Creates a directory (one level) unless it exists. */
-int mkdir_p_run(const char *dir, pe_error *e);
+int make_dir(const char *dir, pe_error *e);
 
 #endif

@@ -126,7 +126,7 @@ int cmd_train(int argc, char **argv) {
     pe_error e = {{0}};
     char cache_buf[4096];
     if (!cache_path) {
-        if (mkdir_p_run(out, &e)) {
+        if (make_dir(out, &e)) {
             fprintf(stderr, "protoecg train: %s\n", e.msg);
             return 1;
         }

@@ -13,6 +13,9 @@ typedef struct {
 
 static const command commands[] = {
     {"prepare", cmd_prepare, "read, filter and standardize PTB-XL into a binary cache"},
+    {"train", cmd_train, "train the prototype model (all stages) or the plain baseline"},
+    {"eval", cmd_eval, "macro-AUROC, per-class AUROC, F1, bootstrap intervals on a split"},
+    {"predict", cmd_predict, "rhythm labels and probabilities for WFDB records"},
 };
 
 static void usage(FILE *f) {
