@@ -6,7 +6,7 @@
  * (L(x + h) - L(x - h)) / 2h; an element counts as wrong only when both its
  * absolute and its relative error exceed the tolerances. Also checked: backward
  * accumulates (two calls give twice the gradient) and NULL gradients are skipped.
- * Finally the reference conv1d is timed on a representative ResNet layer. */
+ * Finally the reference conv1d is timed on two representative ResNet layers. */
 #include "check.h"
 #include "nn/nn.h"
 #include "util/rng.h"
@@ -442,22 +442,24 @@ static void test_cosine(int B, int P, int D, int tiny) {
     free(dz2), free(dp2);
 }
 
-/* ---- timing of the reference conv1d on a representative ResNet layer ------------- */
-static void time_conv(void) {
-    pe_conv1d_shape s = pe_conv1d_make_shape(32, 64, 64, 250, 3, 1, 1);
-    size_t nin = (size_t)32 * 64 * 250, nw = (size_t)64 * 64 * 3;
-    float *in = fill_normal(nin, 1.0f), *w = fill_normal(nw, 0.1f), *out = zeros(nin);
+/* ---- timing of the reference conv1d on representative ResNet layers -------------- */
+static void time_conv(int Cin, int Cout, int Lin, int stride) {
+    pe_conv1d_shape s = pe_conv1d_make_shape(32, Cin, Cout, Lin, 3, stride, 1);
+    size_t nin = (size_t)32 * Cin * Lin, nw = (size_t)Cout * Cin * 3,
+           nout = (size_t)32 * Cout * s.Lout;
+    float *in = fill_normal(nin, 1.0f), *w = fill_normal(nw, 0.1f), *out = zeros(nout);
     float *din = zeros(nin), *dw = zeros(nw);
     pe_conv1d_forward(out, in, w, &s); /* warm up */
-    const int reps = 5;
+    const int reps = 3;
     double t0 = omp_get_wtime();
     for (int r = 0; r < reps; r++) pe_conv1d_forward(out, in, w, &s);
     double t1 = omp_get_wtime();
     for (int r = 0; r < reps; r++) pe_conv1d_backward(din, dw, out, in, w, &s);
     double t2 = omp_get_wtime();
-    printf("reference conv1d B32 Cin64 Cout64 L250 K3 (%d threads): forward %.1f ms, "
-           "backward (din+dw) %.1f ms per call\n",
-           omp_get_max_threads(), 1e3 * (t1 - t0) / reps, 1e3 * (t2 - t1) / reps);
+    printf("reference conv1d B32 Cin%d Cout%d L%d K3 s%d (%d threads): forward %.1f ms, "
+           "backward (din+dw) %.1f ms per call (wall clock)\n",
+           Cin, Cout, Lin, stride, omp_get_max_threads(), 1e3 * (t1 - t0) / reps,
+           1e3 * (t2 - t1) / reps);
     free(in), free(w), free(out), free(din), free(dw);
 }
 
@@ -501,6 +503,9 @@ int main(void) {
     test_cosine(2, 5, 3, 0);
     test_cosine(2, 3, 4, 1);
 
-    if (!getenv("PE_TEST_QUICK")) time_conv();
+    if (!getenv("PE_TEST_QUICK")) {
+        time_conv(64, 64, 250, 1);
+        time_conv(64, 128, 250, 2);
+    }
     TEST_END();
 }
