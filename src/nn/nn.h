@@ -83,5 +83,7 @@ void pe_cosine_backward(float *dz, float *dprotos, const float *ds, const float 
 
 /* ---- residual add: out = a + b (n values); backward is the identity to both. */
 void pe_add_forward(float *out, const float *a, const float *b, size_t n);
+/* da += dout and db += dout (either may be NULL). */
+void pe_add_backward(float *da, float *db, const float *dout, size_t n);
 
 #endif
