@@ -186,6 +186,12 @@ static void test_bad_inputs(void) {
     put_int16("t2.dat", v, 10, 22); /* 10 samples but the offset eats 2 bytes too many */
     expect_fail("t2", "t2.dat", "truncated");
 
+    /* Absurd lengths fail on the file size, before any allocation. */
+    put_text("big.hea", "big 2 100 1000000000000\nt.dat 16\nt.dat 16\n");
+    expect_fail("big", "t.dat", "truncated");
+    put_text("huge.hea", "huge 2 100 9223372036854775807\nt.dat 16\nt.dat 16\n");
+    expect_fail("huge", "huge.hea", "too large");
+
     put_text("w.hea", "w 3 100 4\nw.dat 16\nw.dat 16\n");
     expect_fail("w", "w.hea", "declares 3 signals but has 2");
     put_text("w2.hea", "w2 1 100 4\nw2.dat 16\nw2.dat 16\n");

@@ -376,6 +376,21 @@ done:
 
 /* ---- signal reading -------------------------------------------------------------------- */
 
+/* Fails unless a signal file of `have` bytes holds the byte offset plus n_samples frames
+ * of the signals [s0, s1) that share it. */
+static int check_size(const char *dat_path, unsigned long long have, const pe_wfdb_header *h,
+                      int s0, int s1, pe_error *e) {
+    size_t ng = (size_t)(s1 - s0);
+    unsigned long long want = (unsigned long long)h->signals[s0].byte_offset +
+                              (unsigned long long)h->n_samples * ng * 2;
+    if (have < want)
+        return pe_fail(e,
+                       "%s: truncated signal file: %llu bytes, need %llu (offset %ld + %ld samples"
+                       " x %zu signals x 2 bytes)",
+                       dat_path, have, want, h->signals[s0].byte_offset, h->n_samples, ng);
+    return 0;
+}
+
 /* Reads the n_samples frames of one signal file shared by signals [s0, s1) and writes the
  * physical values into out (lead-major, n_signals x n_samples). Verifies checksums and
  * initial values. */
@@ -391,14 +406,9 @@ static int read_group(const char *dat_path, const pe_wfdb_header *h, int s0, int
         fclose(f);
         return pe_fail(e, "%s: cannot stat: %s", dat_path, strerror(errno));
     }
-    unsigned long long have = (unsigned long long)st.st_size;
-    unsigned long long want = (unsigned long long)first->byte_offset + need;
-    if (have < want) {
+    if (check_size(dat_path, (unsigned long long)st.st_size, h, s0, s1, e)) {
         fclose(f);
-        return pe_fail(e,
-                       "%s: truncated signal file: %llu bytes, need %llu (offset %ld + %ld samples"
-                       " x %zu signals x 2 bytes)",
-                       dat_path, have, want, first->byte_offset, h->n_samples, ng);
+        return -1;
     }
     unsigned char *raw = malloc(need ? need : 1);
     if (!raw) {
@@ -516,6 +526,23 @@ int pe_wfdb_read(const char *record_path, pe_wfdb_header *h, float **signal, pe_
                 h->n_signals);
         goto fail;
     }
+    /* Check every file's size before allocating (the header could claim any length). */
+    for (int s0 = 0; s0 < h->n_signals;) {
+        int s1 = s0 + 1;
+        while (s1 < h->n_signals && !strcmp(h->signals[s1].file_name, h->signals[s0].file_name))
+            s1++;
+        struct stat st;
+        if (signal_path(dat, sizeof dat, record_path, h->signals[s0].file_name)) {
+            pe_fail(e, "%s: signal file path too long", hea);
+            goto fail;
+        }
+        if (stat(dat, &st) != 0) {
+            pe_fail(e, "%s: cannot open signal file: %s", dat, strerror(errno));
+            goto fail;
+        }
+        if (check_size(dat, (unsigned long long)st.st_size, h, s0, s1, e)) goto fail;
+        s0 = s1;
+    }
     float *out = malloc(n * ns * sizeof(float) + 1);
     if (!out) {
         pe_fail(e, "%s: out of memory for %ld samples x %d signals", hea, h->n_samples,
@@ -526,11 +553,7 @@ int pe_wfdb_read(const char *record_path, pe_wfdb_header *h, float **signal, pe_
         int s1 = s0 + 1;
         while (s1 < h->n_signals && !strcmp(h->signals[s1].file_name, h->signals[s0].file_name))
             s1++;
-        if (signal_path(dat, sizeof dat, record_path, h->signals[s0].file_name)) {
-            pe_fail(e, "%s: signal file path too long", hea);
-            free(out);
-            goto fail;
-        }
+        signal_path(dat, sizeof dat, record_path, h->signals[s0].file_name); /* fits: above */
         if (read_group(dat, h, s0, s1, out, e)) {
             free(out);
             goto fail;
