@@ -22,17 +22,23 @@ typedef struct {
     int n;
 } pe_ptbxl_db;
 
-/* Loads ROOT/ptbxl_database.csv. Errors name the file and line. */
+/* Loads ROOT/ptbxl_database.csv. Errors name the file and line. Columns are found by
+ * header name; rows must be in increasing ecg_id order (as in the official file). */
 int pe_ptbxl_load(const char *root, pe_ptbxl_db *db, pe_error *e);
 /* Parses CSV text already in memory (path for messages only). */
 int pe_ptbxl_parse(const char *text, size_t len, const char *path, pe_ptbxl_db *db, pe_error *e);
 void pe_ptbxl_free(pe_ptbxl_db *db);
 
-/* train = folds 1-8, val = 9, test = 10. */
+/* Index of the row with this ecg_id (binary search), or -1 if absent. */
+int pe_ptbxl_find(const pe_ptbxl_db *db, int ecg_id);
+
+/* train = folds 1-8, val = 9, test = 10 (the loader rejects folds outside 1..10; any
+ * other value maps to train here). */
 pe_split pe_split_of_fold(int strat_fold);
 
 /* Parses a scp_codes dict literal such as "{'NORM': 100.0, 'SR': 0.0}" and sets
- * labels[c] = 1 for each of the 16 rhythm codes present (any likelihood). */
+ * labels[c] = 1 for each of the 16 rhythm codes present (any likelihood); the other
+ * entries are set to 0. Keys may use single or double quotes; "{}" gives no label. */
 int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_error *e);
 
 #endif
