@@ -12,6 +12,11 @@
  * (population variance). A constant lead (or std 0) gets std 1.
  * x (n, leads, samples) -> mean (leads), std (leads). */
 void pe_standardize_fit(const float *x, long n, int leads, int samples, float *mean, float *std) {
+    pe_standardize_fit_rows(x, NULL, n, leads, samples, mean, std);
+}
+
+void pe_standardize_fit_rows(const float *x, const long *rows, long n, int leads, int samples,
+                             float *mean, float *std) {
     const long total = n * (long)samples;
     const int body = samples / ACC * ACC;
 #pragma omp parallel for schedule(static)
@@ -20,7 +25,7 @@ void pe_standardize_fit(const float *x, long n, int leads, int samples, float *m
         float lo[ACC], hi[ACC];
         for (int g = 0; g < ACC; g++) lo[g] = INFINITY, hi[g] = -INFINITY;
         for (long r = 0; r < n; r++) {
-            const float *v = x + (r * leads + l) * (long)samples;
+            const float *v = x + ((rows ? rows[r] : r) * leads + l) * (long)samples;
             for (int t = 0; t < body; t += ACC)
                 for (int g = 0; g < ACC; g++) {
                     float u = v[t + g];
@@ -45,7 +50,7 @@ void pe_standardize_fit(const float *x, long n, int leads, int samples, float *m
         double m = total > 0 ? s / (double)total : 0.0;
         for (int g = 0; g < ACC; g++) acc[g] = 0;
         for (long r = 0; r < n; r++) {
-            const float *v = x + (r * leads + l) * (long)samples;
+            const float *v = x + ((rows ? rows[r] : r) * leads + l) * (long)samples;
             for (int t = 0; t < body; t += ACC)
                 for (int g = 0; g < ACC; g++) {
                     double d = v[t + g] - m;

@@ -10,6 +10,9 @@
 /* Per-lead mean and population std over all time points of n records
  * x (n, leads, samples). Accumulates in double. A lead with std 0 gets std 1. */
 void pe_standardize_fit(const float *x, long n, int leads, int samples, float *mean, float *std);
+/* The same over the records rows[0..n-1] of x only (rows NULL: records 0..n-1). */
+void pe_standardize_fit_rows(const float *x, const long *rows, long n, int leads, int samples,
+                             float *mean, float *std);
 /* x = (x - mean[lead]) / std[lead] in place. */
 void pe_standardize_apply(float *x, long n, int leads, int samples, const float *mean,
                           const float *std);
