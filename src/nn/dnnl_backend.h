@@ -13,6 +13,8 @@ typedef struct pe_dnnl pe_dnnl;
 
 pe_dnnl *pe_dnnl_create(pe_error *e);
 void pe_dnnl_destroy(pe_dnnl *ctx);
+/* Number of cached (shape, thread count) entries; for tests of the cache. */
+int pe_dnnl_cache_size(const pe_dnnl *ctx);
 
 int pe_dnnl_conv1d_forward(pe_dnnl *ctx, float *out, const float *in, const float *w,
                            const pe_conv1d_shape *s, pe_error *e);
