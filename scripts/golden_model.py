@@ -110,6 +110,9 @@ def golden_for(model, x, R, frozen, keys_out):
     return out
 
 
+SEED_R = 5
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="full size: W=64, D=512, K=5")
@@ -134,13 +137,18 @@ def main():
     baseline.feature_extractor.load_state_dict(proto.feature_extractor.state_dict())
 
     x32 = np.stack([read_record(args.data, i) for i in ECG_IDS])          # (B, 12, 1000)
-    gen = torch.Generator().manual_seed(2)
+    # R's seed is chosen so that no ReLU input of the float64 trajectory (1 + 3 Adam
+    # steps) lies within 2e-6 of zero except one at init that float32 resolves the same
+    # way: a float32 engine cannot be expected to agree with float64 on which side of a
+    # ReLU kink a value falls when it is closer than its rounding error (seed 2 put one
+    # value at 1e-7 and the C engine, correctly in float32, took the other side).
+    gen = torch.Generator().manual_seed(SEED_R)
     R = torch.randn(len(ECG_IDS), C, generator=gen, dtype=torch.float64)  # (B, C)
     x = torch.from_numpy(x32).to(torch.float64)
 
     meta = {"base_width": W, "add_on_dim": D, "protos_per_class": K, "num_classes": C,
             "ecg_ids": ",".join(map(str, ECG_IDS)), "seed_model": 0, "seed_baseline": 1,
-            "seed_R": 2, "loss": "sum(logits * R)", "adam": str(ADAM), "steps": N_STEPS,
+            "seed_R": SEED_R, "loss": "sum(logits * R)", "adam": str(ADAM), "steps": N_STEPS,
             "compute_dtype": "float64", "torch": torch.__version__,
             "script": "scripts/golden_model.py"}
 

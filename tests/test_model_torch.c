@@ -41,7 +41,8 @@ static void load_weights(pe_net *net, const char *prefix_head) {
         const pe_tensor_info *t = &net->tensors[i];
         char name[160];
         const char *src = t->name;
-        if (prefix_head && !strncmp(t->name, "fc.", 3)) {
+        if (prefix_head) { /* only the head, stored as <prefix>fc.* */
+            if (strncmp(t->name, "fc.", 3)) continue;
             snprintf(name, sizeof name, "%s%s", prefix_head, t->name);
             src = name;
         }
@@ -88,7 +89,7 @@ static void run_case(pe_head_kind head, const char *golden_path, const char *ini
     memcpy(init_p, net.params, net.n_params * sizeof(float));
     memcpy(init_b, net.buffers, net.n_buffers * sizeof(float));
 
-    size_t nx, nr;
+    size_t nx = 0, nr = 0;
     float *x = read_all("input", &nx), *R = read_all("R", &nr);
     int B = 4, C = 16, P = net.n_protos, D = cfg.latent_dim, F = net.feat_dim;
     CHECK(x && R && nx == (size_t)B * 12 * 1000 && nr == (size_t)B * C);
