@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", cmd_train, "train the prototype model (all stages) or the plain baseline"},
     {"eval", cmd_eval, "macro-AUROC, per-class AUROC, F1, bootstrap intervals on a split"},
     {"predict", cmd_predict, "rhythm labels and probabilities for WFDB records"},
+    {"bench", cmd_bench, "training and inference speed and memory of the engine"},
 };
 
 static void usage(FILE *f) {
