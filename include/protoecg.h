@@ -69,6 +69,11 @@ int pe_classifier_protos_per_class(const pe_classifier *c);
 int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
                    double *fs, pe_error *e);
 
+/* Checks a record (12 leads, 10 s, finite) and brings it to 100 Hz (resampled like
+ * scipy.signal.resample_poly when recorded at another integer rate): out 12 x 1000 mV. */
+int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,
+                       pe_error *e);
+
 /* Brings a record to the model's input: 12 leads in PTB-XL order, 10 s at 100 Hz
  * (a 500 Hz record is resampled 1:5 like scipy.signal.resample_poly), high-pass
  * filtered and standardized with the model's statistics. out holds 12 x 1000. */

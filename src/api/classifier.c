@@ -9,6 +9,7 @@
 #include "data/wfdb.h"
 #include "model/modelfile.h"
 #include "protoecg.h"
+#include "api/internal.h"
 #include "util/error.h"
 
 struct pe_classifier {
@@ -85,9 +86,8 @@ static long gcd_long(long a, long b) {
     return a;
 }
 
-int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long n_samples,
-                  double fs, float *out, pe_error *e) {
-    const pe_preproc *pre = &c->m.pre;
+int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,
+                       pe_error *e) {
     if (n_leads != PE_NUM_LEADS)
         return pe_fail(e, "the record has %d leads; the model needs the 12 standard leads",
                        n_leads);
@@ -116,6 +116,13 @@ int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long
             if (ny != PE_NUM_SAMPLES) return pe_fail(e, "resampling gave %ld samples", ny);
         }
     }
+    return 0;
+}
+
+int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                  double fs, float *out, pe_error *e) {
+    const pe_preproc *pre = &c->m.pre;
+    if (pe_record_to_100hz(signal, n_leads, n_samples, fs, out, e)) return -1;
     if (pre->filter_order > 0) {
         pe_iir f;
         if (pe_butter_highpass(pre->filter_order, pre->cutoff_hz, PE_SAMPLING_HZ, &f, e)) return -1;

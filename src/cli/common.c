@@ -29,3 +29,40 @@ int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
 void cli_sigmoid(float *v, size_t n) {
     for (size_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i]));
 }
+
+#include <ctype.h>
+#include <stdlib.h>
+
+#include "util/fileio.h"
+
+int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
+                       size_t n, pe_error *e) {
+    int digits = *arg != '\0';
+    for (const char *p = arg; *p; p++) digits = digits && isdigit((unsigned char)*p);
+    if (!digits) {
+        snprintf(out, n, "%s", arg);
+        return 0;
+    }
+    if (!db || !root) return pe_fail(e, "record %s: an ecg_id needs --ptbxl DIR", arg);
+    int r = pe_ptbxl_find(db, atoi(arg));
+    if (r < 0) return pe_fail(e, "ecg_id %s is not in %s/ptbxl_database.csv", arg, root);
+    if (pe_path_join(out, n, root, db->rows[r].filename_lr)) return pe_fail(e, "path too long");
+    return 0;
+}
+
+int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, float **sig,
+                          pe_error *e) {
+    char path[4096], id[32];
+    snprintf(id, sizeof id, "%d", ecg_id);
+    if (cli_resolve_record(id, db, root, path, sizeof path, e)) return -1;
+    int nl;
+    long ns;
+    double fs;
+    if (pe_record_read(path, sig, &nl, &ns, &fs, e)) return -1;
+    if (nl != PE_NUM_LEADS || ns != PE_NUM_SAMPLES) {
+        free(*sig);
+        *sig = NULL;
+        return pe_fail(e, "%s: expected 12 leads x 1000 samples", path);
+    }
+    return 0;
+}

@@ -14,3 +14,15 @@ int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
 void cli_sigmoid(float *v, size_t n);
 
 #endif
+
+#include "data/ptbxl.h"
+
+/* Reads the 100 Hz record of ecg_id from a PTB-XL root (12 x 1000 mV, PTB-XL lead
+ * order) into a malloc'd *sig. */
+int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, float **sig,
+                          pe_error *e);
+
+/* Resolves a RECORD argument: an ecg_id (digits; needs db) or a WFDB path. Writes the
+ * WFDB path into out. */
+int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
+                       size_t n, pe_error *e);

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"train", cmd_train, "train the prototype model (all stages) or the plain baseline"},
     {"eval", cmd_eval, "macro-AUROC, per-class AUROC, F1, bootstrap intervals on a split"},
     {"predict", cmd_predict, "rhythm labels and probabilities for WFDB records"},
+    {"explain", cmd_explain, "why a record got its labels: the prototypes (training ECGs) behind them"},
+    {"gallery", cmd_gallery, "every prototype with its source ECG and per-class statistics"},
     {"bench", cmd_bench, "training and inference speed and memory of the engine"},
 };
 

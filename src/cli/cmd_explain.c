@@ -1,0 +1,195 @@
+/* protoecg explain: why the model gave a record its labels, through the prototypes
+ * (real training ECGs) that drove each class; text, JSON and an HTML page. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "explain/render.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: protoecg explain --model M [--ptbxl DIR] RECORD [options]\n"
+            "  RECORD          an ecg_id of DIR, or any WFDB record path (12 leads, 10 s,\n"
+            "                  100 Hz or 500 Hz)\n"
+            "  --top K         prototypes shown per class (default 3)\n"
+            "  --class NAME    also explain this class (repeatable); --all explains all 16\n"
+            "  --json FILE     the explanation as JSON\n"
+            "  --html FILE     a self-contained page with the ECG and the prototypes' source\n"
+            "                  ECGs (needs --ptbxl DIR for the source records)\n");
+}
+
+static void labels_text(const uint8_t *y, char *buf, size_t n) {
+    buf[0] = '\0';
+    for (int c = 0; c < PE_NUM_CLASSES; c++)
+        if (y[c]) snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", buf[0] ? " " : "", pe_class_names[c]);
+    if (!buf[0]) snprintf(buf, n, "(no rhythm label)");
+}
+
+static cJSON *explanation_json(const char *record, const float *probs,
+                               const pe_class_explanation *ex, int n_ex) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "record", record);
+    cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
+    for (int c = 0; c < PE_NUM_CLASSES; c++) cJSON_AddNumberToObject(p, pe_class_names[c], probs[c]);
+    cJSON *arr = cJSON_AddArrayToObject(o, "explanations");
+    for (int i = 0; i < n_ex; i++) {
+        const pe_class_explanation *x = &ex[i];
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "label", pe_class_names[x->class_idx]);
+        cJSON_AddNumberToObject(c, "probability", x->probability);
+        cJSON_AddBoolToObject(c, "predicted", x->predicted);
+        cJSON_AddNumberToObject(c, "logit", x->logit);
+        cJSON_AddNumberToObject(c, "contribution_own_prototypes", x->contrib_own);
+        cJSON_AddNumberToObject(c, "contribution_other_prototypes", x->contrib_other);
+        cJSON *top = cJSON_AddArrayToObject(c, "prototypes");
+        for (int k = 0; k < x->n_top; k++) {
+            const pe_proto_evidence *ev = &x->top[k];
+            cJSON *t = cJSON_CreateObject();
+            cJSON_AddNumberToObject(t, "prototype", ev->prototype);
+            cJSON_AddNumberToObject(t, "similarity", ev->similarity);
+            cJSON_AddNumberToObject(t, "weight", ev->weight);
+            cJSON_AddNumberToObject(t, "contribution", ev->contribution);
+            cJSON_AddNumberToObject(t, "source_ecg_id", ev->source_ecg_id);
+            cJSON *l = cJSON_AddArrayToObject(t, "source_labels");
+            for (int k2 = 0; k2 < PE_NUM_CLASSES; k2++)
+                if (ev->source_labels[k2]) cJSON_AddItemToArray(l, cJSON_CreateString(pe_class_names[k2]));
+            cJSON_AddNumberToObject(t, "source_projection_similarity", ev->source_similarity);
+            cJSON_AddItemToArray(top, t);
+        }
+        cJSON_AddItemToArray(arr, c);
+    }
+    return o;
+}
+
+int cmd_explain(int argc, char **argv) {
+    const char *model_path = NULL, *root = NULL, *json = NULL, *html = NULL, *record = NULL, *v;
+    int top = 3, all = 0;
+    uint8_t want[PE_NUM_CLASSES] = {0};
+    for (int i = 1; i < argc; i++) {
+        if (arg_value(argc, argv, &i, "--model", &model_path) ||
+            arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--json", &json) ||
+            arg_value(argc, argv, &i, "--html", &html))
+            continue;
+        if (arg_value(argc, argv, &i, "--top", &v)) {
+            if (arg_int("--top", v, 1, PE_MAX_TOP, &top)) return 2;
+        } else if (arg_value(argc, argv, &i, "--class", &v)) {
+            int found = 0;
+            for (int c = 0; c < PE_NUM_CLASSES; c++)
+                if (!strcmp(v, pe_class_names[c])) want[c] = found = 1;
+            if (!found) {
+                fprintf(stderr, "protoecg explain: unknown class '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--all")) {
+            all = 1;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' || record) {
+            fprintf(stderr, "protoecg explain: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        } else {
+            record = argv[i];
+        }
+    }
+    if (!model_path || !record) {
+        usage(stderr);
+        return 2;
+    }
+    set_threads(1);
+    pe_error e = {{0}};
+    pe_ptbxl_db db = {0};
+    int have_db = 0, rc = 0;
+    char path[4096];
+    float *sig = NULL, probs[PE_NUM_CLASSES];
+    int nl = 0;
+    long ns = 0;
+    double fs = 0;
+    pe_class_explanation ex[PE_NUM_CLASSES], shown[PE_NUM_CLASSES];
+    int n_shown = 0;
+    pe_classifier *c = pe_classifier_load(model_path, &e);
+    if (!c) rc = -1;
+    if (rc == 0 && root) {
+        rc = pe_ptbxl_load(root, &db, &e);
+        have_db = rc == 0;
+    }
+    if (rc == 0) rc = cli_resolve_record(record, have_db ? &db : NULL, root, path, sizeof path, &e);
+    if (rc == 0) rc = pe_record_read(path, &sig, &nl, &ns, &fs, &e);
+    if (rc == 0) rc = pe_explain(c, sig, nl, ns, fs, top, probs, ex, &e);
+    if (rc) {
+        fprintf(stderr, "protoecg explain: %s: %s\n", record, e.msg);
+        free(sig);
+        if (have_db) pe_ptbxl_free(&db);
+        pe_classifier_free(c);
+        return 1;
+    }
+    int best = 0;
+    for (int k = 0; k < PE_NUM_CLASSES; k++) {
+        if (probs[k] > probs[best]) best = k;
+        if (all || want[k] || ex[k].predicted) shown[n_shown++] = ex[k];
+    }
+    if (n_shown == 0) shown[n_shown++] = ex[best]; /* nothing predicted: explain the top class */
+    printf("%s\n", path);
+    for (int i = 0; i < n_shown; i++) {
+        const pe_class_explanation *x = &shown[i];
+        printf("\n%s %s  p = %.3f  logit %.3f = own prototypes %+.3f + other prototypes %+.3f\n",
+               x->predicted ? "PREDICTED" : "not predicted", pe_class_names[x->class_idx],
+               x->probability, x->logit, x->contrib_own, x->contrib_other);
+        printf("  %-5s %10s %8s %12s %9s  %s\n", "proto", "similarity", "weight", "contribution",
+               "source", "source labels (projection cosine)");
+        for (int k = 0; k < x->n_top; k++) {
+            const pe_proto_evidence *ev = &x->top[k];
+            char lab[128];
+            labels_text(ev->source_labels, lab, sizeof lab);
+            printf("  #%-4d %10.4f %8.3f %12.4f %9d  %s (%.3f)\n", ev->prototype, ev->similarity,
+                   ev->weight, ev->contribution, ev->source_ecg_id, lab, ev->source_similarity);
+        }
+    }
+    if (json) {
+        cJSON *o = explanation_json(path, probs, shown, n_shown);
+        char *s = cJSON_Print(o);
+        cJSON_Delete(o);
+        rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
+        free(s);
+    }
+    if (rc == 0 && html) {
+        /* the input at 100 Hz for drawing, and each top prototype's source ECG */
+        float *draw = malloc(sizeof(float) * PE_NUM_LEADS * PE_NUM_SAMPLES);
+        const float *srcs[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
+        float *owned[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
+        rc = draw ? 0 : pe_fail(&e, "out of memory");
+        if (rc == 0) rc = pe_record_to_100hz(sig, nl, ns, fs, draw, &e);
+        for (int i = 0; rc == 0 && i < n_shown; i++)
+            for (int k = 0; k < shown[i].n_top; k++) {
+                int id = shown[i].top[k].source_ecg_id;
+                if (!have_db || id < 0) continue;
+                pe_error se;
+                float *s = NULL;
+                if (cli_read_ptbxl_record(&db, root, id, &s, &se) == 0)
+                    srcs[i * PE_MAX_TOP + k] = owned[i * PE_MAX_TOP + k] = s;
+                else
+                    fprintf(stderr, "warning: source ECG %d not shown: %s\n", id, se.msg);
+            }
+        if (rc == 0) {
+            pe_sb sb = {0};
+            rc = pe_html_explanation_page(&sb, path, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ, probs,
+                                          shown, n_shown, srcs, model_path, &e);
+            if (rc == 0) rc = pe_html_write(&sb, html, &e);
+            pe_sb_free(&sb);
+        }
+        for (int i = 0; i < PE_NUM_CLASSES * PE_MAX_TOP; i++) free(owned[i]);
+        free(draw);
+    }
+    if (rc) fprintf(stderr, "protoecg explain: %s\n", e.msg);
+    free(sig);
+    if (have_db) pe_ptbxl_free(&db);
+    pe_classifier_free(c);
+    return rc ? 1 : 0;
+}
