@@ -48,6 +48,13 @@ pe_train_config pe_train_config_authors(void) {
 
 pe_train_config pe_train_config_default(void) {
     pe_train_config c = pe_train_config_authors();
+    c.epochs_pretrain = 15;
+    c.epochs_joint = 10;
+    c.epochs_warmup = 5;
+    c.warmup_clst = 1.0f;
+    c.epochs_last = 100;
+    c.lr_last = 1e-2f;
+    c.early_stop_patience = 6;
     return c;
 }
 
@@ -300,7 +307,8 @@ static void mean_terms(loss_terms *a) {
 }
 
 /* The loss of one batch in net (after forward) and its gradients: dlogits into
- * t->dlogits, dsim into t->dsim, prototype terms straight into the net's grads. */
+ * t->dlogits, dsim into t->dsim, prototype terms straight into the net's grads.
+ * proto_terms: 0 = BCE only, 1 = all terms, 2 = warm-up (no diversity/contrastive). */
 static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int proto_terms) {
     const pe_train_config *cfg = t->cfg;
     loss_terms lt = {0};
@@ -314,10 +322,11 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
         memset(t->dsim, 0, (size_t)B * P * sizeof(float));
         lt.clst = pe_loss_clst(t->dsim, net->sim, t->yb, B, C_, K, w_clst);
         lt.sep = pe_loss_sep(t->dsim, net->sim, t->yb, B, C_, K, cfg->lw.sep);
-        lt.div = pe_loss_div(dprotos, protos, P, D, t->scratch, cfg->lw.div);
-        lt.cnt = pe_loss_cnt(dprotos, protos, t->J, C_, K, D, t->scratch, cfg->lw.cnt);
-        lt.loss += w_clst * lt.clst + cfg->lw.sep * lt.sep + cfg->lw.div * lt.div +
-                   cfg->lw.cnt * lt.cnt;
+        double w_div = proto_terms == 2 ? 0.0 : cfg->lw.div;
+        double w_cnt = proto_terms == 2 ? 0.0 : cfg->lw.cnt;
+        lt.div = pe_loss_div(dprotos, protos, P, D, t->scratch, w_div);
+        lt.cnt = pe_loss_cnt(dprotos, protos, t->J, C_, K, D, t->scratch, w_cnt);
+        lt.loss += w_clst * lt.clst + cfg->lw.sep * lt.sep + w_div * lt.div + w_cnt * lt.cnt;
     }
     return lt;
 }
@@ -343,7 +352,8 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         pe_gather_batch(&t->split[0], t->order + i, B, t->x, t->yb);
         pe_net_zero_grad(net);
         if (pe_net_forward(net, t->x, B, !frozen_backbone, e)) return -1;
-        loss_terms lt = batch_loss(t, net, B, w_clst, kind != PH_PRETRAIN && kind != PH_BASELINE);
+        int terms = (kind == PH_PRETRAIN || kind == PH_BASELINE) ? 0 : kind == PH_WARMUP ? 2 : 1;
+        loss_terms lt = batch_loss(t, net, B, w_clst, terms);
         if (!isfinite(lt.loss))
             return pe_fail(e, "%s: training diverged (loss %g) at epoch %d", label, lt.loss,
                            epoch + 1);
