@@ -28,6 +28,7 @@ static void usage(FILE *f) {
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --weighted-sampler     draw training records by class weight\n"
+        "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
         "  --no-standardize       do not standardize leads (cache option)\n"
         "  --width N --latent N --protos-per-class K   network shape\n"
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
@@ -106,6 +107,8 @@ int cmd_train(int argc, char **argv) {
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;
         else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
+        else if (!strcmp(argv[i], "--augment")) c.augment = 1;
+        else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
         else if (!strcmp(argv[i], "--quiet")) c.quiet = 1;

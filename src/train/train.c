@@ -41,7 +41,8 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
         .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
         .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .weighted_sampler = 0, .seed = 42,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
+        .aug_noise = 0.05f, .seed = 42,
         .threads = 0, .use_dnnl = 1, .quiet = 0};
     return c;
 }
@@ -83,6 +84,9 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
+    cJSON_AddBoolToObject(o, "augment", c->augment);
+    cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
+    cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     char *s = cJSON_Print(o);
@@ -343,6 +347,9 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
     long n = t->split[0].n;
     int Bs = cfg->batch_size;
     epoch_order(t, phase_idx, epoch, t->order);
+    pe_rng aug;
+    pe_rng_seed(&aug, t->cfg->seed * 6364136223846793005ULL + (uint64_t)phase_idx * 104729ULL +
+                          (uint64_t)epoch);
     memset(out, 0, sizeof *out);
     pe_progress pg;
     pe_progress_start(&pg, label, n, cfg->quiet);
@@ -350,6 +357,9 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         int B = (int)(n - i < Bs ? n - i : Bs);
         if (B < 2) break; /* batch norm needs 2 records; a last batch of 1 is dropped */
         pe_gather_batch(&t->split[0], t->order + i, B, t->x, t->yb);
+        if (cfg->augment)
+            pe_augment_batch(t->x, B, (int)t->cache->h.n_leads, (int)t->cache->h.n_samples,
+                             cfg->aug_scale, cfg->aug_noise, &aug);
         pe_net_zero_grad(net);
         if (pe_net_forward(net, t->x, B, !frozen_backbone, e)) return -1;
         int terms = (kind == PH_PRETRAIN || kind == PH_BASELINE) ? 0 : kind == PH_WARMUP ? 2 : 1;

@@ -28,6 +28,8 @@ typedef struct {
     pe_loss_weights lw;
     float warmup_clst;    /* clustering weight during the warm-up */
     int weighted_sampler;
+    int augment;          /* random circular shift, gain and noise on training batches */
+    float aug_scale, aug_noise;
     uint64_t seed;
     int threads;
     int use_dnnl;
