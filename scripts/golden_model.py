@@ -190,8 +190,6 @@ def write_golden(path, model, x, x32, ecg_ids, frozen, keys, meta, extra, search
                                   "min_abs_relu_input": margin})
 
 
-SEED_R = 5
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
