@@ -101,7 +101,12 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     int split = !strcmp(split_name, "test") ? 2 : !strcmp(split_name, "val") ? 1 : -1;
-    if (!model_path || !root || split < 0) {
+    if (split < 0) {
+        fprintf(stderr, "protoecg eval: --split must be 'test' or 'val', got '%s'\n", split_name);
+        return 2;
+    }
+    if (!model_path || !root) {
+        fprintf(stderr, "protoecg eval: %s is required\n", !model_path ? "--model M" : "--ptbxl DIR");
         usage(stderr);
         return 2;
     }

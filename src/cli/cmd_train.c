@@ -3,10 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/cache.h"
 #include "train/train.h"
+#include "util/fileio.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -33,6 +39,48 @@ static void usage(FILE *f) {
         "  --width N --latent N --protos-per-class K   network shape\n"
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
         "  --quiet\n");
+}
+
+/* Removes the temporary files "<name>.tmp.<pid>" that an atomic write of a killed run
+ * left in dir (only those whose process is gone). */
+static void remove_stale_tmp(const char *dir, int quiet) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (!t) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running */
+        char path[4096];
+        if (pe_path_join(path, sizeof path, dir, de->d_name)) continue;
+        if (unlink(path) == 0 && !quiet)
+            fprintf(stderr, "removed %s (left by an interrupted run)\n", path);
+    }
+    closedir(d);
+}
+
+/* Before a fresh run in dir: --resume needs a checkpoint; a fresh run without one
+ * drops metrics/results that a run killed before its first checkpoint left. */
+static int check_run_dir(const char *dir, pe_stage stage, int resume, int quiet) {
+    char ck[4096], p[4096];
+    if (pe_path_join(ck, sizeof ck, dir, "checkpoint.safetensors")) return 0;
+    int have = pe_path_exists(ck);
+    if (resume) {
+        if (!have) {
+            fprintf(stderr, "protoecg train: nothing to resume in %s (no checkpoint.safetensors);"
+                            " start the run without --resume\n", dir);
+            return -1;
+        }
+        remove_stale_tmp(dir, quiet);
+    } else if (!have && stage == PE_STAGE_ALL) {
+        const char *stale[] = {"metrics.jsonl", "results.json"};
+        for (int k = 0; k < 2; k++)
+            if (!pe_path_join(p, sizeof p, dir, stale[k])) unlink(p);
+    }
+    return 0;
 }
 
 static int parse_stage(const char *v, pe_stage *s) {
@@ -122,10 +170,12 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (!root || !out) {
+        fprintf(stderr, "protoecg train: %s is required\n", !root ? "--ptbxl DIR" : "--out RUNDIR");
         usage(stderr);
         return 2;
     }
     set_threads(c.threads);
+    if (check_run_dir(out, stage, resume, c.quiet)) return 1;
     pe_error e = {{0}};
     char cache_buf[4096];
     if (!cache_path) {

@@ -176,7 +176,9 @@ static int load_record(const pe_prepare_opts *o, const pe_iir *f, const pe_ptbxl
     else if (fabs(h.fs - PE_SAMPLING_HZ) > 1e-6)
         rc = pe_fail(e, "%s: expected %d Hz, found %g Hz", path, PE_SAMPLING_HZ, h.fs);
     for (size_t i = 0; rc == 0 && i < (size_t)PE_NUM_LEADS * PE_NUM_SAMPLES; i++)
-        if (!isfinite(sig[i])) rc = pe_fail(e, "%s: non-finite sample in lead %zu", path, i / PE_NUM_SAMPLES);
+        if (!isfinite(sig[i]))
+            rc = pe_fail(e, "%s: lead %zu has a non-finite sample (NaN: a WFDB invalid sample, "
+                         "or inf) at sample %zu", path, i / PE_NUM_SAMPLES, i % PE_NUM_SAMPLES);
     for (int l = 0; rc == 0 && l < PE_NUM_LEADS; l++) {
         float *x = sig + (size_t)l * PE_NUM_SAMPLES;
         if (f) rc = pe_filtfilt(f, x, x, PE_NUM_SAMPLES, e);

@@ -745,6 +745,10 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
             rc = load_checkpoint_tensors(t, net, &opt, best_p, best_b, e);
             opt.step = s->adam_step;
             net->num_batches_tracked = s->nbt;
+            /* the checkpoint's state holds the counters only: settings come from cfg */
+            s->plateau.factor = cfg->plateau_factor;
+            s->plateau.patience = cfg->plateau_patience;
+            s->stop.patience = cfg->early_stop_patience;
         } else {
             s->lr = opt.lr;
             s->plateau = (pe_plateau){cfg->plateau_factor, cfg->plateau_patience, INFINITY, 0};
@@ -837,6 +841,10 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
             rc = load_pretrained_backbone(t, m, prev->name, e);
         else if (!plain)
             rc = load_phase_output(t, m, prev->name, e);
+    } else if (prev && !plain && !(ph->kind == PH_JOINT && prev->kind == PH_PRETRAIN)) {
+        /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but
+         * the prototypes' sources (not in the checkpoint) come from the previous phase */
+        rc = load_phase_output(t, m, prev->name, e);
     }
     double proj_sim = NAN;
     if (rc == 0) {
