@@ -8,8 +8,8 @@
  *   project<r>  prototypes onto training latents -> projected<r>.safetensors
  *   last        last layer only                  -> model.safetensors
  * or, for the baseline, the single phase `baseline` -> baseline.safetensors.
- * After every epoch RUNDIR/checkpoint.safetensors and RUNDIR/state.json are
- * written atomically; --resume continues from them. Shuffling is seeded by
+ * After every epoch RUNDIR/checkpoint.safetensors (weights, optimizer state and the
+ * run state as metadata) is written atomically; --resume continues from it. Shuffling is seeded by
  * (seed, phase, epoch), so a resumed run repeats an uninterrupted one. */
 #include "train/train.h"
 
@@ -189,7 +189,7 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     if (total == 0)
         return pe_fail(e, "no training record carries any of the 16 rhythm labels: nothing to learn");
     for (int c = 0; c < C_; c++)
-        if (counts[c] == 0 && !cfg->quiet)
+        if (counts[c] == 0)
             fprintf(stderr, "warning: class %s has no training positive; its BCE weight is 0\n",
                     pe_class_names[c]);
     pe_jaccard(t->J, t->y[0], t->split[0].n, C_);

@@ -54,7 +54,7 @@ typedef enum {
 } pe_stage;
 
 /* Runs the prototype model's stages (or the baseline) on a prepared cache,
- * writing into run_dir. resume = 1 continues from run_dir/state.json. */
+ * writing into run_dir. resume = 1 continues from run_dir/checkpoint.safetensors. */
 int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
                  pe_stage stage, int resume, pe_error *e);
 
