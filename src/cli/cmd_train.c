@@ -132,7 +132,7 @@ int cmd_train(int argc, char **argv) {
         }
         INT_OPT("--seed", c.seed, 0, 2147483647)
         INT_OPT("--threads", c.threads, 1, 1024)
-        INT_OPT("--epochs", c.epochs_joint, 1, 100000)
+        INT_OPT("--epochs", c.epochs_joint, 0, 100000)
         INT_OPT("--epochs-last", c.epochs_last, 0, 100000)
         INT_OPT("--epochs-pretrain", c.epochs_pretrain, 0, 100000)
         INT_OPT("--epochs-warmup", c.epochs_warmup, 0, 100000)

@@ -114,8 +114,10 @@ static int build_phases(const pe_train_config *c, pe_stage stage, phase *ph) {
     }
     if (c->epochs_pretrain > 0) ph[n++] = (phase){PH_PRETRAIN, "pretrain", c->epochs_pretrain};
     for (int r = 1; r <= c->rounds && n < MAX_PHASES - 4; r++) {
-        ph[n] = (phase){PH_JOINT, "", c->epochs_joint};
-        snprintf(ph[n++].name, 32, "joint%d", r);
+        if (c->epochs_joint > 0) { /* 0: no joint stage (warm-up straight on the pretrained backbone) */
+            ph[n] = (phase){PH_JOINT, "", c->epochs_joint};
+            snprintf(ph[n++].name, 32, "joint%d", r);
+        }
         if (c->epochs_warmup > 0) {
             ph[n] = (phase){PH_WARMUP, "", c->epochs_warmup};
             snprintf(ph[n++].name, 32, "warmup%d", r);
@@ -836,12 +838,13 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
     int plain = ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE;
     pe_model *m = plain ? bm : pm;
     int rc = 0;
+    int after_pretrain = prev && prev->kind == PH_PRETRAIN && !plain;
     if (s->epoch == 0 && prev) {
-        if (ph->kind == PH_JOINT && prev->kind == PH_PRETRAIN)
+        if (after_pretrain)
             rc = load_pretrained_backbone(t, m, prev->name, e);
         else if (!plain)
             rc = load_phase_output(t, m, prev->name, e);
-    } else if (prev && !plain && !(ph->kind == PH_JOINT && prev->kind == PH_PRETRAIN)) {
+    } else if (prev && !plain && !after_pretrain) {
         /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but
          * the prototypes' sources (not in the checkpoint) come from the previous phase */
         rc = load_phase_output(t, m, prev->name, e);
