@@ -35,6 +35,8 @@ static void usage(FILE *f) {
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --weighted-sampler     draw training records by class weight\n"
         "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
+        "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
+        "                         of their class, or N(0,1) as the authors\n"
         "  --no-standardize       do not standardize leads (cache option)\n"
         "  --width N --latent N --protos-per-class K   network shape\n"
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
@@ -156,6 +158,8 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(argv[i], "--resume")) resume = 1;
         else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
         else if (!strcmp(argv[i], "--augment")) c.augment = 1;
+        else if (!strcmp(argv[i], "--proto-init-latent")) c.proto_init_latent = 1;
+        else if (!strcmp(argv[i], "--proto-init-normal")) c.proto_init_latent = 0;
         else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;

@@ -41,7 +41,7 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
         .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
         .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .proto_init_latent = 0, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
         .aug_noise = 0.05f, .seed = 42,
         .threads = 0, .use_dnnl = 1, .quiet = 0};
     return c;
@@ -83,6 +83,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(lw, "cnt", c->lw.cnt);
     cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
+    cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
     cJSON_AddBoolToObject(o, "augment", c->augment);
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
@@ -630,6 +631,36 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
 
 /* ---- projection --------------------------------------------------------------------- */
 
+/* Sets each prototype of class c to the latent z of a training record of class c drawn
+ * at random (seeded; distinct records while there are enough). Classes without a
+ * training positive keep their N(0,1) prototypes. */
+static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class;
+    float *z = malloc((size_t)n * D * sizeof(float)), *logits = malloc((size_t)n * C_ * sizeof(float));
+    long *pos = malloc((size_t)(n + 1) * sizeof(long));
+    int rc = (z && logits && pos) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
+                                  : pe_fail(e, "out of memory");
+    pe_rng r;
+    pe_rng_seed(&r, t->cfg->seed ^ 0x70726f746fULL);
+    for (int c = 0; rc == 0 && c < C_; c++) {
+        long np = 0;
+        for (long j = 0; j < n; j++)
+            if (t->y[0][j * C_ + c]) pos[np++] = j;
+        for (long i = np - 1; i > 0; i--) { /* shuffle, then take the first K (cycling) */
+            long j = (long)pe_rng_below(&r, (uint64_t)i + 1), tmp = pos[i];
+            pos[i] = pos[j];
+            pos[j] = tmp;
+        }
+        for (int k = 0; np > 0 && k < K; k++)
+            memcpy(net->params + net->protos + (size_t)(c * K + k) * D, z + (size_t)pos[k % np] * D,
+                   (size_t)D * sizeof(float));
+    }
+    free(z), free(logits), free(pos);
+    return rc;
+}
+
 /* Moves every prototype onto the latent z of its most similar training record of
  * its class (ascending ecg_id, strict > keeps the first of ties). Returns the mean
  * cosine between prototypes and their chosen latents before the move. */
@@ -844,7 +875,11 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
             rc = load_pretrained_backbone(t, m, prev->name, e);
         else if (!plain)
             rc = load_phase_output(t, m, prev->name, e);
-    } else if (prev && !plain && !after_pretrain) {
+    }
+    if (rc == 0 && s->epoch == 0 && !plain && t->cfg->proto_init_latent &&
+        (!prev || after_pretrain)) {
+        rc = init_protos_from_latents(t, m, e);
+    } else if (rc == 0 && s->epoch > 0 && prev && !plain && !after_pretrain) {
         /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but
          * the prototypes' sources (not in the checkpoint) come from the previous phase */
         rc = load_phase_output(t, m, prev->name, e);

@@ -27,6 +27,8 @@ typedef struct {
     int rounds;           /* joint + projection rounds */
     pe_loss_weights lw;
     float warmup_clst;    /* clustering weight during the warm-up */
+    int proto_init_latent; /* prototypes start as latents of random training records of
+                              their class (else N(0,1), the authors' init) */
     int weighted_sampler;
     int augment;          /* random circular shift, gain and noise on training batches */
     float aug_scale, aug_noise;
