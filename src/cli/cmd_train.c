@@ -35,6 +35,7 @@ static void usage(FILE *f) {
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --weighted-sampler     draw training records by class weight\n"
         "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
+        "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
         "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
         "                         of their class, or N(0,1) as the authors\n"
         "  --no-standardize       do not standardize leads (cache option)\n"
@@ -159,6 +160,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
         else if (!strcmp(argv[i], "--augment")) c.augment = 1;
         else if (!strcmp(argv[i], "--proto-init-latent")) c.proto_init_latent = 1;
+        else if (!strcmp(argv[i], "--warmup-last")) c.warmup_last = 1;
+        else if (!strcmp(argv[i], "--no-warmup-last")) c.warmup_last = 0;
         else if (!strcmp(argv[i], "--proto-init-normal")) c.proto_init_latent = 0;
         else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;

@@ -41,7 +41,7 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
         .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
         .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .proto_init_latent = 0, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .proto_init_latent = 0, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
         .aug_noise = 0.05f, .seed = 42,
         .threads = 0, .use_dnnl = 1, .quiet = 0};
     return c;
@@ -84,6 +84,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
     cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
+    cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
     cJSON_AddBoolToObject(o, "augment", c->augment);
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
@@ -334,6 +335,11 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
         lt.div = pe_loss_div(dprotos, protos, P, D, t->scratch, w_div);
         lt.cnt = pe_loss_cnt(dprotos, protos, t->J, C_, K, D, t->scratch, w_cnt);
         lt.loss += w_clst * lt.clst + cfg->lw.sep * lt.sep + w_div * lt.div + w_cnt * lt.cnt;
+        if (proto_terms == 2 && cfg->warmup_last) { /* the last layer trains: its L1 term too */
+            lt.l1 = pe_loss_l1(net->grads + net->last_w, net->params + net->last_w, C_, K,
+                               cfg->lw.l1);
+            lt.loss += cfg->lw.l1 * lt.l1;
+        }
     }
     return lt;
 }
@@ -342,9 +348,12 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
                        pe_adam *opt, const char *label, loss_terms *out, pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
-    int groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
+    float groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
     if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
-    if (kind == PH_WARMUP) groups[PE_GROUP_BACKBONE] = groups[PE_GROUP_LAST] = 0;
+    if (kind == PH_WARMUP) { /* backbone frozen; the last layer learns at lr_last */
+        groups[PE_GROUP_BACKBONE] = 0;
+        groups[PE_GROUP_LAST] = cfg->warmup_last ? cfg->lr_last / cfg->lr : 0.0f;
+    }
     int frozen_backbone = kind == PH_WARMUP;
     double w_clst = kind == PH_WARMUP ? cfg->warmup_clst : cfg->lw.clst;
     long n = t->split[0].n;
@@ -601,7 +610,7 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
                             int epoch, pe_adam *opt, loss_terms *out) {
     int P = net->n_protos, K = net->cfg.protos_per_class, Bs = t->cfg->batch_size;
     long n = t->split[0].n;
-    const int groups[PE_NUM_GROUPS] = {0, 0, 0, 1};
+    const float groups[PE_NUM_GROUPS] = {0, 0, 0, 1};
     float *W = net->params + net->last_w, *dW = net->grads + net->last_w;
     float *sb = t->x; /* (B, P) batch of similarities */
     epoch_order(t, phase_idx, epoch, t->order);

@@ -27,6 +27,7 @@ typedef struct {
     int rounds;           /* joint + projection rounds */
     pe_loss_weights lw;
     float warmup_clst;    /* clustering weight during the warm-up */
+    int warmup_last;      /* the last layer also trains (at lr_last, with L1) in the warm-up */
     int proto_init_latent; /* prototypes start as latents of random training records of
                               their class (else N(0,1), the authors' init) */
     int weighted_sampler;
