@@ -34,6 +34,7 @@ static void usage(FILE *f) {
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --weighted-sampler     draw training records by class weight\n"
+        "  --pos-weight-power X   BCE pos_weight = w_c^X (default 1: w_c = (T - n_c) / n_c)\n"
         "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
         "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
@@ -154,6 +155,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--cnt", c.lw.cnt)
         DBL_OPT("--l1", c.lw.l1)
         DBL_OPT("--warmup-clst", c.warmup_clst)
+        DBL_OPT("--pos-weight-power", c.pos_weight_power)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;

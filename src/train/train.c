@@ -41,7 +41,7 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
         .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
         .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .proto_init_latent = 0, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
         .aug_noise = 0.05f, .seed = 42,
         .threads = 0, .use_dnnl = 1, .quiet = 0};
     return c;
@@ -85,6 +85,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
     cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
     cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
+    cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
     cJSON_AddBoolToObject(o, "augment", c->augment);
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
@@ -197,10 +198,12 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
             fprintf(stderr, "warning: class %s has no training positive; its BCE weight is 0\n",
                     pe_class_names[c]);
     pe_jaccard(t->J, t->y[0], t->split[0].n, C_);
-    if (cfg->weighted_sampler) {
+    if (cfg->weighted_sampler) { /* the sampler draws by the spec's weights */
         if (pe_sampler_init(&t->sampler, t->y[0], t->split[0].n, C_, t->class_w, e)) return -1;
         t->has_sampler = 1;
     }
+    if (cfg->pos_weight_power != 1.0f)
+        for (int c = 0; c < C_; c++) t->class_w[c] = powf(t->class_w[c], cfg->pos_weight_power);
     size_t B = (size_t)cfg->batch_size, rec = (size_t)cache->h.n_leads * cache->h.n_samples;
     int P = cfg->protos_per_class * C_;
     long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;

@@ -30,6 +30,7 @@ typedef struct {
     int warmup_last;      /* the last layer also trains (at lr_last, with L1) in the warm-up */
     int proto_init_latent; /* prototypes start as latents of random training records of
                               their class (else N(0,1), the authors' init) */
+    float pos_weight_power; /* BCE pos_weight = w_c^power (1 = the spec's (T - n_c) / n_c) */
     int weighted_sampler;
     int augment;          /* random circular shift, gain and noise on training batches */
     float aug_scale, aug_noise;
