@@ -38,12 +38,13 @@
 pe_train_config pe_train_config_authors(void) {
     pe_train_config c = {
         .base_width = 64, .latent_dim = 512, .protos_per_class = 5, .batch_size = 32,
-        .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
-        .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
-        .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0, .augment = 0, .aug_scale = 0.1f,
-        .aug_noise = 0.05f, .seed = 42,
-        .threads = 0, .use_dnnl = 1, .quiet = 0};
+        .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f,
+        .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
+        .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
+        .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
+        .augment = 0, .aug_scale = 0.1f, .aug_noise = 0.05f,
+        .seed = 42, .threads = 0, .use_dnnl = 1, .quiet = 0};
     return c;
 }
 
