@@ -41,7 +41,7 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f,
         .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
         .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .warmup_proto_lr = 1.0f,
         .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_scale = 0.1f, .aug_noise = 0.05f,
         .seed = 42, .threads = 0, .use_dnnl = 1, .quiet = 0};
@@ -86,6 +86,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
     cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
     cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
+    cJSON_AddNumberToObject(o, "warmup_proto_lr", c->warmup_proto_lr);
     cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
     cJSON_AddBoolToObject(o, "augment", c->augment);
@@ -356,6 +357,7 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
     if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
     if (kind == PH_WARMUP) { /* backbone frozen; the last layer learns at lr_last */
         groups[PE_GROUP_BACKBONE] = 0;
+        groups[PE_GROUP_PROTOS] = cfg->warmup_proto_lr;
         groups[PE_GROUP_LAST] = cfg->warmup_last ? cfg->lr_last / cfg->lr : 0.0f;
     }
     int frozen_backbone = kind == PH_WARMUP;
