@@ -60,6 +60,7 @@ pe_train_config pe_train_config_default(void) {
     c.epochs_joint = 0;
     c.epochs_warmup = 5;
     c.warmup_clst = 1.0f;
+    c.warmup_proto_lr = 10.0f;
     c.epochs_last = 100;
     c.lr_last = 1e-2f;
     c.early_stop_patience = 6;
