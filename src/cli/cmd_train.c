@@ -37,6 +37,7 @@ static void usage(FILE *f) {
         "  --pos-weight-power X   BCE pos_weight = w_c^X (default 1: w_c = (T - n_c) / n_c)\n"
         "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
+        "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
         "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
         "                         of their class, or N(0,1) as the authors\n"
@@ -142,6 +143,7 @@ int cmd_train(int argc, char **argv) {
         INT_OPT("--epochs-pretrain", c.epochs_pretrain, 0, 100000)
         INT_OPT("--epochs-warmup", c.epochs_warmup, 0, 100000)
         INT_OPT("--rounds", c.rounds, 1, 10)
+        INT_OPT("--warmup-projected", c.warmup_projected, 0, 100000)
         INT_OPT("--batch", c.batch_size, 2, 4096)
         INT_OPT("--patience", c.early_stop_patience, 1, 100000)
         INT_OPT("--width", c.base_width, 1, 512)

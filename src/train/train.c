@@ -41,7 +41,7 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f,
         .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
         .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .warmup_proto_lr = 1.0f,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .warmup_proto_lr = 1.0f, .warmup_projected = 0,
         .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_scale = 0.1f, .aug_noise = 0.05f,
         .seed = 42, .threads = 0, .use_dnnl = 1, .quiet = 0};
@@ -96,6 +96,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
     cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
     cJSON_AddNumberToObject(o, "warmup_proto_lr", c->warmup_proto_lr);
+    cJSON_AddNumberToObject(o, "warmup_projected", c->warmup_projected);
     cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
     cJSON_AddBoolToObject(o, "augment", c->augment);
@@ -359,14 +360,15 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
 }
 
 static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, int epoch,
-                       pe_adam *opt, const char *label, loss_terms *out, pe_error *e) {
+                       int freeze_protos, pe_adam *opt, const char *label, loss_terms *out,
+                       pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
     float groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
     if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
     if (kind == PH_WARMUP) { /* backbone frozen; the last layer learns at lr_last */
         groups[PE_GROUP_BACKBONE] = 0;
-        groups[PE_GROUP_PROTOS] = cfg->warmup_proto_lr;
+        groups[PE_GROUP_PROTOS] = freeze_protos ? 0.0f : cfg->warmup_proto_lr;
         groups[PE_GROUP_LAST] = cfg->warmup_last ? cfg->lr_last / cfg->lr : 0.0f;
     }
     int frozen_backbone = kind == PH_WARMUP;
@@ -821,18 +823,31 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         snprintf(label, sizeof label, "%s %d/%d", ph->name, ep + 1, ph->epochs);
         loss_terms lt;
         split_eval val;
+        int projected = 0;
         if (last) {
             rc = train_epoch_last(t, net, sims, pi, ep, &opt, &lt);
             if (rc == 0) rc = eval_last(t, net, sims, 1, &val, e);
         } else {
-            rc = train_epoch(t, m, ph->kind, pi, ep, &opt, label, &lt, e);
+            /* the last warm-up epochs start by projecting the prototypes onto training
+             * latents and keep them there: the add-on learns to work with real latents */
+            projected = ph->kind == PH_WARMUP && ep >= ph->epochs - cfg->warmup_projected;
+            double proj_cos;
+            if (projected) {
+                rc = project(t, m, &proj_cos, e);
+                if (rc == 0 && !cfg->quiet)
+                    fprintf(stderr, "%s: prototypes projected for this epoch (mean cosine %.4f)\n",
+                            ph->name, proj_cos);
+            }
+            if (rc == 0) rc = train_epoch(t, m, ph->kind, pi, ep, projected, &opt, label, &lt, e);
             if (rc == 0) rc = eval_split(t, net, 1, &val, e);
         }
         if (rc) break;
         float lr_used = s->lr;
         s->lr = opt.lr = pe_plateau_step(&s->plateau, val.loss, s->lr);
         double metric = isnan(val.auroc) ? -1.0 : val.auroc;
-        if (pe_early_stop_step(&s->stop, metric, ep)) {
+        /* with projected warm-up epochs, only those may become the kept (best) epoch */
+        int eligible = !(ph->kind == PH_WARMUP && cfg->warmup_projected > 0 && !projected);
+        if (eligible && pe_early_stop_step(&s->stop, metric, ep)) {
             memcpy(best_p, net->params, net->n_params * sizeof(float));
             memcpy(best_b, net->buffers, net->n_buffers * sizeof(float));
             s->best_nbt = net->num_batches_tracked;
