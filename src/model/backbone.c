@@ -10,9 +10,6 @@
 
 #include "util/error.h"
 
-#define BN_EPS 1e-5f
-#define BN_MOMENTUM 0.1f
-
 /* ---- conv + BN -------------------------------------------------------------- */
 
 /* in (B,Cin,Lin) -> cb->bn_out (B,Cout,Lout) */
@@ -31,10 +28,10 @@ static int convbn_forward(pe_net *net, pe_convbn *cb, const float *in, int B, in
     float *rm = net->buffers + cb->rmean, *rv = net->buffers + cb->rvar;
     if (training)
         pe_batchnorm_forward_train(cb->bn_out, cb->mean, cb->rstd, cb->conv_out, g, b, rm, rv, B,
-                                   s.Cout, s.Lout, BN_MOMENTUM, BN_EPS);
+                                   s.Cout, s.Lout, PE_BN_MOMENTUM, PE_BN_EPS);
     else
         pe_batchnorm_forward_eval(cb->bn_out, cb->conv_out, g, b, rm, rv, B, s.Cout, s.Lout,
-                                  BN_EPS);
+                                  PE_BN_EPS);
     return 0;
 }
 

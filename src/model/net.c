@@ -2,12 +2,14 @@
  * forward and backward. See net.h for the layout. */
 #include "model/net.h"
 
+#include <dnnl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/backbone.h"
+#include "model/infer.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -192,31 +194,12 @@ static float *owned_alloc(owned_list *o, size_t n) {
     return p;
 }
 
-int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
-                pe_error *e) {
-    memset(net, 0, sizeof *net);
-    net->cfg = *cfg;
-    net->max_batch = max_batch;
-    if (max_batch < 1 || cfg->base_width < 1 || cfg->latent_dim < 1 || cfg->n_classes < 1 ||
-        cfg->protos_per_class < 1 || cfg->in_leads < 1 || cfg->in_len < 16)
-        return pe_fail(e, "invalid network configuration");
-    table_builder tb = {.net = net};
-    build_table(net, &tb);
-    if (tb.failed) {
-        pe_net_free(net);
-        return pe_fail(e, "out of memory building the tensor table");
-    }
-    net->params = calloc(net->n_params, sizeof(float));
-    net->grads = calloc(net->n_params, sizeof(float));
-    net->buffers = calloc(net->n_buffers ? net->n_buffers : 1, sizeof(float));
-    owned_list *o = calloc(1, sizeof *o);
-    net->owned = o;
-    if (!net->params || !net->grads || !net->buffers || !o) {
-        pe_net_free(net);
-        return pe_fail(e, "out of memory allocating %zu parameters", net->n_params);
-    }
-    int B = max_batch;
-    /* activations */
+/* Allocates the activations kept for backward (backbone, head gradients, scratch)
+ * for max_batch records; called by the first pe_net_forward. */
+static int alloc_training_acts(pe_net *net, pe_error *e) {
+    owned_list *o = net->owned;
+    const pe_net_config *cfg = &net->cfg;
+    int B = net->max_batch;
     int ok = 1;
 #define ALLOC_CB(cb)                                                                   \
     do {                                                                               \
@@ -247,33 +230,68 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
         ok = ok && b->relu1 && b->out;
     }
 #undef ALLOC_CB
-    int F = net->feat_dim, D = cfg->latent_dim, C = cfg->n_classes, P = net->n_protos;
-    net->h = owned_alloc(o, (size_t)B * F);
+    int F = net->feat_dim, D = cfg->latent_dim, P = net->n_protos;
     net->dh = owned_alloc(o, (size_t)B * F);
-    net->logits = owned_alloc(o, (size_t)B * C);
-    ok = ok && net->h && net->dh && net->logits;
+    ok = ok && net->dh;
     if (cfg->head == PE_HEAD_PROTO) {
-        net->a1 = owned_alloc(o, (size_t)B * D);
-        net->a1r = owned_alloc(o, (size_t)B * D);
-        net->a2 = owned_alloc(o, (size_t)B * D);
-        net->z = owned_alloc(o, (size_t)B * D);
         net->dz = owned_alloc(o, (size_t)B * D);
         net->da = owned_alloc(o, (size_t)B * D);
-        net->znorm = owned_alloc(o, (size_t)B);
-        net->pnorm = owned_alloc(o, (size_t)P);
-        net->sim = owned_alloc(o, (size_t)B * P);
         net->dsim_buf = owned_alloc(o, (size_t)B * P);
-        ok = ok && net->a1 && net->a1r && net->a2 && net->z && net->dz && net->da && net->znorm &&
-             net->pnorm && net->sim && net->dsim_buf;
+        ok = ok && net->dz && net->da && net->dsim_buf;
     }
     net->scratch_len = max_act;
     for (int i = 0; i < 5; i++) {
         net->scratch[i] = owned_alloc(o, max_act);
         ok = ok && net->scratch[i];
     }
+    if (!ok) return pe_fail(e, "out of memory allocating activations for batch %d", B);
+    net->acts_ready = 1;
+    return 0;
+}
+
+int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
+                pe_error *e) {
+    memset(net, 0, sizeof *net);
+    net->cfg = *cfg;
+    net->max_batch = max_batch;
+    if (max_batch < 1 || cfg->base_width < 1 || cfg->latent_dim < 1 || cfg->n_classes < 1 ||
+        cfg->protos_per_class < 1 || cfg->in_leads < 1 || cfg->in_len < 16)
+        return pe_fail(e, "invalid network configuration");
+    table_builder tb = {.net = net};
+    build_table(net, &tb);
+    if (tb.failed) {
+        pe_net_free(net);
+        return pe_fail(e, "out of memory building the tensor table");
+    }
+    net->params = calloc(net->n_params, sizeof(float));
+    net->grads = calloc(net->n_params, sizeof(float));
+    net->buffers = calloc(net->n_buffers ? net->n_buffers : 1, sizeof(float));
+    owned_list *o = calloc(1, sizeof *o);
+    net->owned = o;
+    if (!net->params || !net->grads || !net->buffers || !o) {
+        pe_net_free(net);
+        return pe_fail(e, "out of memory allocating %zu parameters", net->n_params);
+    }
+    /* outputs of a forward (the backbone activations come with the first pe_net_forward) */
+    int B = max_batch;
+    int F = net->feat_dim, D = cfg->latent_dim, C = cfg->n_classes, P = net->n_protos;
+    net->h = owned_alloc(o, (size_t)B * F);
+    net->logits = owned_alloc(o, (size_t)B * C);
+    int ok = net->h && net->logits;
+    if (cfg->head == PE_HEAD_PROTO) {
+        net->a1 = owned_alloc(o, (size_t)B * D);
+        net->a1r = owned_alloc(o, (size_t)B * D);
+        net->a2 = owned_alloc(o, (size_t)B * D);
+        net->z = owned_alloc(o, (size_t)B * D);
+        net->znorm = owned_alloc(o, (size_t)B);
+        net->pnorm = owned_alloc(o, (size_t)P);
+        net->sim = owned_alloc(o, (size_t)B * P);
+        ok = ok && net->a1 && net->a1r && net->a2 && net->z && net->znorm && net->pnorm &&
+             net->sim;
+    }
     if (!ok) {
         pe_net_free(net);
-        return pe_fail(e, "out of memory allocating activations for batch %d", max_batch);
+        return pe_fail(e, "out of memory allocating outputs for batch %d", max_batch);
     }
     if (use_dnnl) {
         net->dnnl = pe_dnnl_create(e);
@@ -293,6 +311,7 @@ void pe_net_free(pe_net *net) {
         free(o);
     }
     if (net->dnnl) pe_dnnl_destroy(net->dnnl);
+    pe_infer_destroy(net->infer);
     free(net->tensors);
     free(net->params);
     free(net->grads);
@@ -358,8 +377,11 @@ int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e
         return pe_fail(e, "batch of %d records does not fit this network (max %d)", B,
                        net->max_batch);
     if (training && B < 2) return pe_fail(e, "training-mode batch norm needs a batch of 2 or more");
+    if (!net->acts_ready && alloc_training_acts(net, e)) return -1;
     net->B = B;
     net->training = training;
+    net->last_infer = 0;
+    if (training) pe_infer_invalidate(net->infer); /* BN statistics (and soon weights) change */
     if (pe_backbone_forward(net, x, B, training, e)) return -1;
     if (net->cfg.head == PE_HEAD_PROTO) {
         proto_head_forward(net, B);
@@ -370,9 +392,33 @@ int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e
     return 0;
 }
 
+int pe_net_infer(pe_net *net, const float *x, int B, pe_error *e) {
+    if (!net->dnnl) return pe_net_forward(net, x, B, 0, e);
+    if (B < 1 || B > net->max_batch)
+        return pe_fail(e, "batch of %d records does not fit this network (max %d)", B,
+                       net->max_batch);
+    if (!net->infer && !(net->infer = pe_infer_create(e))) return -1;
+    net->last_infer = 1; /* from here on the saved activations do not match */
+    if (pe_infer_backbone(net->infer, net, x, B, net->h, e)) return -1;
+    net->B = B;
+    net->training = 0;
+    if (net->cfg.head == PE_HEAD_PROTO) {
+        proto_head_forward(net, B);
+    } else {
+        pe_linear_forward(net->logits, net->h, net->params + net->fc_w, net->params + net->fc_b, B,
+                          net->feat_dim, net->cfg.n_classes);
+    }
+    return 0;
+}
+
+void pe_net_weights_changed(pe_net *net) { pe_infer_invalidate(net->infer); }
+
 int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int backbone_too,
                     pe_error *e) {
     int B = net->B;
+    if (net->last_infer || !net->acts_ready)
+        return pe_fail(e, "pe_net_backward needs the activations of a pe_net_forward (the last "
+                          "forward was pe_net_infer or there was none)");
     if (net->cfg.head == PE_HEAD_PROTO) {
         proto_head_backward(net, dlogits, dsim, B);
     } else {
@@ -381,4 +427,42 @@ int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int ba
                            net->h, net->params + net->fc_w, B, net->feat_dim, net->cfg.n_classes);
     }
     return backbone_too ? pe_backbone_backward(net, net->dh, B, e) : 0;
+}
+
+/* ---- precision ----------------------------------------------------------------- */
+
+int pe_bf16_native(void) {
+    /* the ISA values are bit sets; avx512_core_bf16 (and avx512_core_amx, a superset)
+     * contain every bit of dnnl_cpu_isa_avx512_core_bf16 */
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    unsigned want = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (isa & want) == want;
+}
+
+pe_precision pe_net_set_precision(pe_net *net, pe_precision want, const char **note) {
+    if (note) *note = NULL;
+    pe_precision got = PE_PREC_FP32;
+    if (want == PE_PREC_BF16) {
+        if (!net->dnnl) {
+            if (note) *note = "bf16 needs the oneDNN convolutions; using fp32";
+        } else if (!pe_bf16_native()) {
+            if (note)
+                *note = "this CPU has no native bf16 (AVX512-BF16/AMX): oneDNN would only "
+                        "emulate it, slower than fp32; using fp32";
+        } else {
+            got = PE_PREC_BF16;
+        }
+    }
+    if (got != net->precision) pe_infer_invalidate(net->infer);
+    net->precision = got;
+    return got;
+}
+
+const char *pe_precision_name(pe_precision p) { return p == PE_PREC_BF16 ? "bf16" : "fp32"; }
+
+int pe_precision_parse(const char *s, pe_precision *p) {
+    if (!strcmp(s, "fp32") || !strcmp(s, "f32")) *p = PE_PREC_FP32;
+    else if (!strcmp(s, "bf16")) *p = PE_PREC_BF16;
+    else return -1;
+    return 0;
 }
