@@ -194,7 +194,7 @@ static float *owned_alloc(owned_list *o, size_t n) {
     return p;
 }
 
-/* Allocates the activations kept for backward (backbone, head gradients, scratch)
+/* Allocates the backbone activations kept for backward and the backward scratch
  * for max_batch records; called by the first pe_net_forward. */
 static int alloc_training_acts(pe_net *net, pe_error *e) {
     owned_list *o = net->owned;
@@ -205,11 +205,15 @@ static int alloc_training_acts(pe_net *net, pe_error *e) {
     do {                                                                               \
         size_t n_ = (size_t)B * (cb).shape.Cout * (cb).shape.Lout;                     \
         (cb).conv_out = owned_alloc(o, n_);                                            \
-        (cb).bn_out = owned_alloc(o, n_);                                              \
+        (cb).bn_out = net->dnnl ? NULL : owned_alloc(o, n_);                           \
         (cb).mean = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
         (cb).rstd = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
-        ok = ok && (cb).conv_out && (cb).bn_out && (cb).mean && (cb).rstd;             \
+        ok = ok && (cb).conv_out && ((cb).bn_out || net->dnnl) && (cb).mean && (cb).rstd; \
     } while (0)
+    if (net->dnnl) {
+        net->x_nwc = owned_alloc(o, (size_t)B * cfg->in_leads * cfg->in_len);
+        ok = ok && net->x_nwc;
+    }
     ALLOC_CB(net->stem);
     size_t stem_n = (size_t)B * net->stem.shape.Cout * net->stem.shape.Lout;
     net->stem_relu = owned_alloc(o, stem_n);
@@ -230,15 +234,6 @@ static int alloc_training_acts(pe_net *net, pe_error *e) {
         ok = ok && b->relu1 && b->out;
     }
 #undef ALLOC_CB
-    int F = net->feat_dim, D = cfg->latent_dim, P = net->n_protos;
-    net->dh = owned_alloc(o, (size_t)B * F);
-    ok = ok && net->dh;
-    if (cfg->head == PE_HEAD_PROTO) {
-        net->dz = owned_alloc(o, (size_t)B * D);
-        net->da = owned_alloc(o, (size_t)B * D);
-        net->dsim_buf = owned_alloc(o, (size_t)B * P);
-        ok = ok && net->dz && net->da && net->dsim_buf;
-    }
     net->scratch_len = max_act;
     for (int i = 0; i < 5; i++) {
         net->scratch[i] = owned_alloc(o, max_act);
@@ -272,12 +267,14 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
         pe_net_free(net);
         return pe_fail(e, "out of memory allocating %zu parameters", net->n_params);
     }
-    /* outputs of a forward (the backbone activations come with the first pe_net_forward) */
+    /* outputs of a forward and the head's gradients (the backbone activations come with
+     * the first pe_net_forward) */
     int B = max_batch;
     int F = net->feat_dim, D = cfg->latent_dim, C = cfg->n_classes, P = net->n_protos;
     net->h = owned_alloc(o, (size_t)B * F);
+    net->dh = owned_alloc(o, (size_t)B * F);
     net->logits = owned_alloc(o, (size_t)B * C);
-    int ok = net->h && net->logits;
+    int ok = net->h && net->dh && net->logits;
     if (cfg->head == PE_HEAD_PROTO) {
         net->a1 = owned_alloc(o, (size_t)B * D);
         net->a1r = owned_alloc(o, (size_t)B * D);
@@ -286,8 +283,11 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
         net->znorm = owned_alloc(o, (size_t)B);
         net->pnorm = owned_alloc(o, (size_t)P);
         net->sim = owned_alloc(o, (size_t)B * P);
+        net->dz = owned_alloc(o, (size_t)B * D);
+        net->da = owned_alloc(o, (size_t)B * D);
+        net->dsim_buf = owned_alloc(o, (size_t)B * P);
         ok = ok && net->a1 && net->a1r && net->a2 && net->z && net->znorm && net->pnorm &&
-             net->sim;
+             net->sim && net->dz && net->da && net->dsim_buf;
     }
     if (!ok) {
         pe_net_free(net);
@@ -416,9 +416,10 @@ void pe_net_weights_changed(pe_net *net) { pe_infer_invalidate(net->infer); }
 int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int backbone_too,
                     pe_error *e) {
     int B = net->B;
-    if (net->last_infer || !net->acts_ready)
-        return pe_fail(e, "pe_net_backward needs the activations of a pe_net_forward (the last "
-                          "forward was pe_net_infer or there was none)");
+    if (B < 1) return pe_fail(e, "pe_net_backward before any forward");
+    if (backbone_too && (net->last_infer || !net->acts_ready))
+        return pe_fail(e, "pe_net_backward into the backbone needs the activations of a "
+                          "pe_net_forward (the last forward was pe_net_infer)");
     if (net->cfg.head == PE_HEAD_PROTO) {
         proto_head_backward(net, dlogits, dsim, B);
     } else {

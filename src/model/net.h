@@ -64,7 +64,7 @@ typedef struct {
     pe_conv1d_shape shape;       /* B is set per call */
     size_t w, gamma, beta;       /* offsets into params */
     size_t rmean, rvar;          /* offsets into buffers */
-    float *conv_out, *bn_out;    /* (B, Cout, Lout) */
+    float *conv_out, *bn_out;    /* (B, Cout, Lout); bn_out NULL on the oneDNN path */
     float *mean, *rstd;          /* (Cout) saved by training-mode BN */
     const float *in;             /* (B, Cin, Lin), set by forward */
 } pe_convbn;
@@ -91,7 +91,8 @@ typedef struct {
     size_t n_buffers;
     int64_t num_batches_tracked; /* shared by every BN layer */
 
-    /* backbone */
+    /* backbone (activations (B, C, L); (B, L, C) on the oneDNN path, see backbone.h) */
+    float *x_nwc;       /* (B, len, leads): the input, channels-last (oneDNN path) */
     pe_convbn stem;
     float *stem_relu;   /* (B, w, 500) */
     float *pool_out;    /* (B, w, 250) */
