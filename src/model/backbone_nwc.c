@@ -44,7 +44,7 @@ static void bn_affine(pe_net *net, pe_convbn *cb, int B, int training, float *sc
     float *rm = net->buffers + cb->rmean, *rv = net->buffers + cb->rvar;
     if (training) {
         pe_nwc_bn_stats(cb->mean, cb->rstd, rm, rv, cb->conv_out, (long)B * cb->shape.Lout, C,
-                        PE_BN_MOMENTUM, PE_BN_EPS);
+                        PE_BN_MOMENTUM, PE_BN_EPS, net->nwc_work);
         pe_nwc_bn_scale_shift(scale, shift, g, b, cb->mean, cb->rstd, C);
     } else { /* as pe_batchnorm_forward_eval */
         for (int c = 0; c < C; c++) {
@@ -136,7 +136,7 @@ static int block_backward(pe_net *net, pe_block *blk, int *ga, int *gb, int B, p
     const int g = *ga;
     pe_nwc_bn_backward_sums(sg2, sgx2, sgd, sgxd, S[g], S[g], *gb >= 0 ? S[*gb] : NULL, blk->out,
                             c2->conv_out, c2->mean, c2->rstd, dn ? dn->conv_out : NULL,
-                            dn ? dn->mean : NULL, dn ? dn->rstd : NULL, R, C);
+                            dn ? dn->mean : NULL, dn ? dn->rstd : NULL, R, C, net->nwc_work);
     bn_param_grads(net, c2, sg2, sgx2);
     unsigned used = 1u << g;
     /* d c2.conv_out and d down.conv_out */
@@ -159,7 +159,7 @@ static int block_backward(pe_net *net, pe_block *blk, int *ga, int *gb, int B, p
     if (conv_backward(net, c2, S[t1], S[t2], B, e)) return -1;
     used &= ~(1u << t2);
     pe_nwc_bn_backward_sums(sg1, sgx1, NULL, NULL, S[t1], S[t1], NULL, blk->relu1, c1->conv_out,
-                            c1->mean, c1->rstd, NULL, NULL, NULL, R, C);
+                            c1->mean, c1->rstd, NULL, NULL, NULL, R, C, net->nwc_work);
     bn_param_grads(net, c1, sg1, sgx1);
     pe_nwc_bn_backward_apply(S[t1], S[t1], c1->conv_out, c1->mean, c1->rstd,
                              net->params + c1->gamma, sg1, sgx1, R, C);
@@ -195,7 +195,7 @@ int pe_backbone_nwc_backward(pe_net *net, const float *dh, int B, pe_error *e) {
                             C);
     double sg[C], sgx[C];
     pe_nwc_bn_backward_sums(sg, sgx, NULL, NULL, S[d], S[d], NULL, net->stem_relu, stem->conv_out,
-                            stem->mean, stem->rstd, NULL, NULL, NULL, R, C);
+                            stem->mean, stem->rstd, NULL, NULL, NULL, R, C, net->nwc_work);
     bn_param_grads(net, stem, sg, sgx);
     pe_nwc_bn_backward_apply(S[d], S[d], stem->conv_out, stem->mean, stem->rstd,
                              net->params + stem->gamma, sg, sgx, R, C);

@@ -2,6 +2,7 @@
  * forward and backward. See net.h for the layout. */
 #include "model/net.h"
 
+#include <cblas.h>
 #include <dnnl.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "model/backbone.h"
 #include "model/infer.h"
+#include "nn/nwc.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -162,9 +164,9 @@ static void init_params(pe_net *net, uint64_t seed) {
     }
     if (net->cfg.head == PE_HEAD_PROTO) {
         int P = net->n_protos, C = net->cfg.n_classes, K = net->cfg.protos_per_class;
-        float *I = net->buffers + net->class_identity;
+        float *ident = net->buffers + net->class_identity;
         for (int p = 0; p < P; p++)
-            for (int c = 0; c < C; c++) I[p * C + c] = (p / K == c) ? 1.0f : 0.0f;
+            for (int c = 0; c < C; c++) ident[p * C + c] = (p / K == c) ? 1.0f : 0.0f;
         pe_net_reset_last_layer(net);
     }
 }
@@ -172,10 +174,10 @@ static void init_params(pe_net *net, uint64_t seed) {
 void pe_net_reset_last_layer(pe_net *net) {
     if (net->cfg.head != PE_HEAD_PROTO) return;
     int P = net->n_protos, C = net->cfg.n_classes;
-    const float *I = net->buffers + net->class_identity;
+    const float *ident = net->buffers + net->class_identity;
     float *W = net->params + net->last_w;
     for (int c = 0; c < C; c++)
-        for (int p = 0; p < P; p++) W[c * P + p] = I[p * C + c] > 0.5f ? 1.0f : -0.5f;
+        for (int p = 0; p < P; p++) W[c * P + p] = ident[p * C + c] > 0.5f ? 1.0f : -0.5f;
 }
 
 /* ---- allocation ------------------------------------------------------------- */
@@ -212,7 +214,9 @@ static int alloc_training_acts(pe_net *net, pe_error *e) {
     } while (0)
     if (net->dnnl) {
         net->x_nwc = owned_alloc(o, (size_t)B * cfg->in_leads * cfg->in_len);
-        ok = ok && net->x_nwc;
+        /* doubles, as twice the floats */
+        net->nwc_work = (double *)owned_alloc(o, 2 * pe_nwc_work_len(net->feat_dim));
+        ok = ok && net->x_nwc && net->nwc_work;
     }
     ALLOC_CB(net->stem);
     size_t stem_n = (size_t)B * net->stem.shape.Cout * net->stem.shape.Lout;
@@ -293,6 +297,10 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
         pe_net_free(net);
         return pe_fail(e, "out of memory allocating outputs for batch %d", max_batch);
     }
+    /* The library parallelizes with OpenMP; OpenBLAS's own thread pool (used only by the
+     * small GEMMs of the head) would spin-wait on the same cores, so it runs on one
+     * thread (a process-wide OpenBLAS setting). */
+    openblas_set_num_threads(1);
     if (use_dnnl) {
         net->dnnl = pe_dnnl_create(e);
         if (!net->dnnl) {

@@ -93,6 +93,7 @@ typedef struct {
 
     /* backbone (activations (B, C, L); (B, L, C) on the oneDNN path, see backbone.h) */
     float *x_nwc;       /* (B, len, leads): the input, channels-last (oneDNN path) */
+    double *nwc_work;   /* reduction workspace of the oneDNN path (nn/nwc.h) */
     pe_convbn stem;
     float *stem_relu;   /* (B, w, 500) */
     float *pool_out;    /* (B, w, 250) */
@@ -128,7 +129,8 @@ typedef struct {
 /* Allocates a net for batches of up to max_batch records and initializes the
  * parameters as PyTorch's defaults do (seeded). use_dnnl selects the oneDNN conv.
  * The activations saved for backward are allocated by the first pe_net_forward, so a
- * net used only through pe_net_infer never holds them. Precision starts as fp32. */
+ * net used only through pe_net_infer never holds them. Precision starts as fp32.
+ * Sets OpenBLAS (process-wide) to one thread: the library's parallelism is OpenMP. */
 int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
                 pe_error *e);
 void pe_net_free(pe_net *net);

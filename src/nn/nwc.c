@@ -1,13 +1,11 @@
 /* Channels-last kernels of the fused training backbone (see nwc.h).
  *
- * Elementwise kernels run over rows in parallel with the channel loop innermost
- * (contiguous, vectorized). Reductions run over channel blocks of CB = 16 in
- * parallel, each thread walking all rows of its block with double accumulators. */
+ * Every kernel runs over rows in parallel with the channel loop innermost
+ * (contiguous, vectorized); reductions use fixed row chunks (see chunk_len). */
 #include "nn/nwc.h"
 
 #include <math.h>
 
-#define CB 16
 
 void pe_nwc_from_ncw(float *y, const float *x, int B, int C, int L) {
 #pragma omp parallel for schedule(static)
@@ -19,36 +17,62 @@ void pe_nwc_from_ncw(float *y, const float *x, int B, int C, int L) {
         }
 }
 
+/* Rows [0, R) are cut into at most PE_NWC_CHUNKS chunks of whole rows, the same for
+ * any thread count; reductions sum each chunk into its own row of `work` (parallel over
+ * chunks, channels innermost) and then add the chunks up in order. */
+static long chunk_len(long R) {
+    long c = (R + PE_NWC_CHUNKS - 1) / PE_NWC_CHUNKS;
+    return c < 64 ? 64 : c;
+}
+
 void pe_nwc_bn_stats(float *mean, float *rstd, float *running_mean, float *running_var,
-                     const float *x, long R, int C, float momentum, float eps) {
-    const int nblk = (C + CB - 1) / CB;
-#pragma omp parallel for schedule(static)
-    for (int blk = 0; blk < nblk; blk++) {
-        const int c0 = blk * CB, n = C - c0 < CB ? C - c0 : CB;
-        double s[CB] = {0}, ss[CB] = {0}, mu[CB];
-        for (long r = 0; r < R; r++) {
-            const float *xr = x + r * C + c0;
+                     const float *x, long R, int C, float momentum, float eps, double *work) {
+    const long len = chunk_len(R);
+    const int nch = (int)((R + len - 1) / len);
+    double mu[C];
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int k = 0; k < nch; k++) {
+            double *s = work + (size_t)k * C;
+            for (int c = 0; c < C; c++) s[c] = 0.0;
+            const long r1 = (k + 1) * len < R ? (k + 1) * len : R;
+            for (long r = k * len; r < r1; r++) {
+                const float *xr = x + r * C;
 #pragma omp simd
-            for (int j = 0; j < n; j++) s[j] += xr[j];
-        }
-        for (int j = 0; j < n; j++) mu[j] = s[j] / (double)R;
-        for (long r = 0; r < R; r++) { /* two-pass variance */
-            const float *xr = x + r * C + c0;
-#pragma omp simd
-            for (int j = 0; j < n; j++) {
-                double d = xr[j] - mu[j];
-                ss[j] += d * d;
+                for (int c = 0; c < C; c++) s[c] += xr[c];
             }
         }
-        for (int j = 0; j < n; j++) {
-            const int c = c0 + j;
-            const double var = ss[j] / (double)R;
-            const double unbiased = R > 1 ? ss[j] / (double)(R - 1) : var;
-            mean[c] = (float)mu[j];
-            rstd[c] = (float)(1.0 / sqrt(var + eps));
-            running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu[j]);
-            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+#pragma omp single
+        for (int c = 0; c < C; c++) {
+            double t = 0.0;
+            for (int k = 0; k < nch; k++) t += work[(size_t)k * C + c];
+            mu[c] = t / (double)R;
         }
+#pragma omp for schedule(static)
+        for (int k = 0; k < nch; k++) { /* two-pass variance */
+            double *ss = work + (size_t)k * C;
+            for (int c = 0; c < C; c++) ss[c] = 0.0;
+            const long r1 = (k + 1) * len < R ? (k + 1) * len : R;
+            for (long r = k * len; r < r1; r++) {
+                const float *xr = x + r * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    const double d = xr[c] - mu[c];
+                    ss[c] += d * d;
+                }
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        double ss = 0.0;
+        for (int k = 0; k < nch; k++) ss += work[(size_t)k * C + c];
+        const double var = ss / (double)R;
+        const double unbiased = R > 1 ? ss / (double)(R - 1) : var;
+        mean[c] = (float)mu[c];
+        rstd[c] = (float)(1.0 / sqrt(var + eps));
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu[c]);
+        running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
     }
 }
 
@@ -102,48 +126,84 @@ void pe_nwc_affine_add_relu(float *out, const float *x, const float *scale, cons
     }
 }
 
+/* One chunk of pe_nwc_bn_backward_sums, rows [r0, r1): sums into acc (3 rows of C).
+ * One function per combination of inputs, so each is a branch-free vectorized loop:
+ * G is the incoming gradient expression, X2 whether a second BN is fed. */
+#define DEFINE_BWD_SUMS(name, G, X2)                                                          \
+    static void name(double *restrict acc, float *restrict gout, const float *restrict ga,  \
+                     const float *restrict gb, const float *restrict y,                     \
+                     const float *restrict x, const float *mean, const float *rstd,         \
+                     const float *restrict x2, const float *mean2, const float *rstd2,      \
+                     long r0, long r1, int C) {                                             \
+        double *restrict a = acc, *restrict ax = acc + C, *restrict a2x = acc + 2 * (size_t)C; \
+        (void)gb, (void)x2, (void)mean2, (void)rstd2;                                        \
+        for (int c = 0; c < 3 * C; c++) acc[c] = 0.0;                                        \
+        for (long r = r0; r < r1; r++) {                                                     \
+            const size_t o = (size_t)r * C;                                                  \
+            _Pragma("omp simd") for (int c = 0; c < C; c++) {                                \
+                const float v = G;                                                           \
+                const float g = y[o + c] > 0.0f ? v : 0.0f * v; /* loads stay unconditional */ \
+                gout[o + c] = g;                                                             \
+                a[c] += g;                                                                   \
+                ax[c] += g * ((x[o + c] - mean[c]) * rstd[c]);                               \
+                if (X2) a2x[c] += g * ((x2[o + c] - mean2[c]) * rstd2[c]);                   \
+            }                                                                                \
+        }                                                                                    \
+    }
+DEFINE_BWD_SUMS(bwd_sums_ab, ga[o + c] + gb[o + c], 0)
+DEFINE_BWD_SUMS(bwd_sums_ab_x2, ga[o + c] + gb[o + c], 1)
+DEFINE_BWD_SUMS(bwd_sums_a, ga[o + c], 0)
+DEFINE_BWD_SUMS(bwd_sums_a_x2, ga[o + c], 1)
+
+/* Any other combination (NULL gb, y, gout, x2 allowed). */
+static void bwd_sums_generic(double *acc, float *gout, const float *ga, const float *gb,
+                             const float *y, const float *x, const float *mean,
+                             const float *rstd, const float *x2, const float *mean2,
+                             const float *rstd2, long r0, long r1, int C) {
+    for (int c = 0; c < 3 * C; c++) acc[c] = 0.0;
+    for (long r = r0; r < r1; r++)
+        for (int c = 0; c < C; c++) {
+            const size_t o = (size_t)r * C + c;
+            float g = gb ? ga[o] + gb[o] : ga[o];
+            if (y && !(y[o] > 0.0f)) g = 0.0f;
+            if (gout) gout[o] = g;
+            acc[c] += g;
+            acc[C + c] += g * ((x[o] - mean[c]) * rstd[c]);
+            if (x2) acc[2 * C + c] += g * ((x2[o] - mean2[c]) * rstd2[c]);
+        }
+}
+
 void pe_nwc_bn_backward_sums(double *sg, double *sgx, double *sg2, double *sgx2, float *gout,
                              const float *ga, const float *gb, const float *y, const float *x,
                              const float *mean, const float *rstd, const float *x2,
-                             const float *mean2, const float *rstd2, long R, int C) {
-    const int nblk = (C + CB - 1) / CB;
+                             const float *mean2, const float *rstd2, long R, int C,
+                             double *work) {
+    const long len = chunk_len(R);
+    const int nch = (int)((R + len - 1) / len);
+    const int fast = y && gout;
 #pragma omp parallel for schedule(static)
-    for (int blk = 0; blk < nblk; blk++) {
-        const int c0 = blk * CB, n = C - c0 < CB ? C - c0 : CB;
-        double a[CB] = {0}, ax[CB] = {0}, a2x[CB] = {0};
-        float m[CB], rs[CB], m2[CB], rs2[CB];
-        for (int j = 0; j < n; j++) {
-            m[j] = mean[c0 + j], rs[j] = rstd[c0 + j];
-            m2[j] = x2 ? mean2[c0 + j] : 0.0f, rs2[j] = x2 ? rstd2[c0 + j] : 0.0f;
+    for (int k = 0; k < nch; k++) {
+        double *acc = work + (size_t)k * 3 * C;
+        const long r0 = k * len, r1 = (k + 1) * len < R ? (k + 1) * len : R;
+        if (fast && gb && x2)
+            bwd_sums_ab_x2(acc, gout, ga, gb, y, x, mean, rstd, x2, mean2, rstd2, r0, r1, C);
+        else if (fast && gb)
+            bwd_sums_ab(acc, gout, ga, gb, y, x, mean, rstd, x2, mean2, rstd2, r0, r1, C);
+        else if (fast && x2)
+            bwd_sums_a_x2(acc, gout, ga, gb, y, x, mean, rstd, x2, mean2, rstd2, r0, r1, C);
+        else if (fast)
+            bwd_sums_a(acc, gout, ga, gb, y, x, mean, rstd, x2, mean2, rstd2, r0, r1, C);
+        else
+            bwd_sums_generic(acc, gout, ga, gb, y, x, mean, rstd, x2, mean2, rstd2, r0, r1, C);
+    }
+    for (int c = 0; c < C; c++) {
+        double a = 0, ax = 0, a2x = 0;
+        for (int k = 0; k < nch; k++) {
+            const double *acc = work + (size_t)k * 3 * C;
+            a += acc[c], ax += acc[C + c], a2x += acc[2 * C + c];
         }
-        for (long r = 0; r < R; r++) {
-            const size_t o = (size_t)r * C + c0;
-            float g[CB];
-#pragma omp simd
-            for (int j = 0; j < n; j++) {
-                float v = gb ? ga[o + j] + gb[o + j] : ga[o + j];
-                g[j] = (!y || y[o + j] > 0.0f) ? v : 0.0f;
-            }
-            if (gout)
-                for (int j = 0; j < n; j++) gout[o + j] = g[j];
-#pragma omp simd
-            for (int j = 0; j < n; j++) {
-                a[j] += g[j];
-                ax[j] += (double)g[j] * ((x[o + j] - m[j]) * rs[j]);
-            }
-            if (x2) {
-#pragma omp simd
-                for (int j = 0; j < n; j++) a2x[j] += (double)g[j] * ((x2[o + j] - m2[j]) * rs2[j]);
-            }
-        }
-        for (int j = 0; j < n; j++) {
-            sg[c0 + j] = a[j];
-            sgx[c0 + j] = ax[j];
-            if (x2) {
-                sg2[c0 + j] = a[j];
-                sgx2[c0 + j] = a2x[j];
-            }
-        }
+        sg[c] = a, sgx[c] = ax;
+        if (x2) sg2[c] = a, sgx2[c] = a2x;
     }
 }
 

@@ -5,8 +5,9 @@
  * Batch norm is split into statistics, an affine map (fused with the ReLU and the
  * residual add of a block) and a backward in two passes (per-channel sums, then
  * the input gradient, with the ReLU mask folded into the first). Per-channel
- * reductions run over all rows for a block of 16 channels per thread, in double,
- * so the results do not depend on the thread count.
+ * reductions sum fixed chunks of rows in parallel (in double, into a caller's
+ * workspace of pe_nwc_work_len(C) doubles) and add the chunks in order, so the
+ * results do not depend on the thread count.
  *
  * Unlike nn.h, every function here OVERWRITES its outputs (the backbone plans its
  * buffers); parameter gradients are returned as sums for the caller to add. */
@@ -16,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Row chunks of the reductions, and their workspace (doubles) for C channels. */
+#define PE_NWC_CHUNKS 32
+#define pe_nwc_work_len(C) ((size_t)PE_NWC_CHUNKS * 3 * (size_t)(C))
+
 /* x (B, C, L) -> y (B, L, C). */
 void pe_nwc_from_ncw(float *y, const float *x, int B, int C, int L);
 
@@ -23,7 +28,7 @@ void pe_nwc_from_ncw(float *y, const float *x, int B, int C, int L);
  * variance, two passes in double); running_mean/var updated with momentum and the
  * unbiased variance (R/(R-1)), as torch.nn.BatchNorm1d in training mode. */
 void pe_nwc_bn_stats(float *mean, float *rstd, float *running_mean, float *running_var,
-                     const float *x, long R, int C, float momentum, float eps);
+                     const float *x, long R, int C, float momentum, float eps, double *work);
 
 /* Per-channel affine map of batch norm: scale = gamma * rstd, shift = beta - mean * scale. */
 void pe_nwc_bn_scale_shift(float *scale, float *shift, const float *gamma, const float *beta,
@@ -47,7 +52,8 @@ void pe_nwc_affine_add_relu(float *out, const float *x, const float *scale, cons
 void pe_nwc_bn_backward_sums(double *sg, double *sgx, double *sg2, double *sgx2, float *gout,
                              const float *ga, const float *gb, const float *y, const float *x,
                              const float *mean, const float *rstd, const float *x2,
-                             const float *mean2, const float *rstd2, long R, int C);
+                             const float *mean2, const float *rstd2, long R, int C,
+                             double *work);
 
 /* Second pass: dx = gamma*rstd * (g - sg/R - (x - mean)*rstd * sgx/R). dx may alias g. */
 void pe_nwc_bn_backward_apply(float *dx, const float *g, const float *x, const float *mean,
