@@ -32,16 +32,17 @@ class BasicBlock1d(nn.Module):
         self.bn1 = nn.BatchNorm1d(cout)
         self.conv2 = nn.Conv1d(cout, cout, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm1d(cout)
+        self.relu = nn.ReLU()   # no state; a module so that hooks can see its inputs
         self.downsample = None
         if stride != 1 or cin != cout:
             self.downsample = nn.Sequential(
                 nn.Conv1d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm1d(cout))
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         sc = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + sc)
+        return self.relu(out + sc)
 
 
 class ResNet18_1d(nn.Module):
@@ -53,6 +54,7 @@ class ResNet18_1d(nn.Module):
         self.out_dim = 8 * w
         self.conv1 = nn.Conv1d(NUM_LEADS, w, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm1d(w)
+        self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool1d(3, stride=2, padding=1)
         widths = [w, 2 * w, 4 * w, 8 * w]
         strides = [1, 2, 2, 2]
@@ -63,7 +65,7 @@ class ResNet18_1d(nn.Module):
             cin = cout
 
     def forward(self, x):
-        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))   # (B, W, 250) for L = 1000
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # (B, W, 250) for L = 1000
         x = self.layer1(x)                                   # (B, W, 250)
         x = self.layer2(x)                                   # (B, 2W, 125)
         x = self.layer3(x)                                   # (B, 4W, 63)
@@ -105,6 +107,31 @@ class ProtoNet(nn.Module):
     def forward(self, x):
         o = self.forward_all(x)
         return o["logits"], o["similarities"], o["z"]
+
+
+class ReluMargin:
+    """Context manager recording the smallest |input| of any ReLU in the forwards run
+    inside it: how far the batch is from a ReLU kink. Below ~1e-6 a float32 engine may
+    put a unit on the other side of the kink than a float64 reference, which changes
+    the gradients of everything upstream of that unit."""
+
+    def __init__(self, model):
+        self.model = model
+        self.value = float("inf")
+        self.hooks = []
+
+    def _hook(self, mod, inp, out):
+        self.value = min(self.value, float(inp[0].detach().abs().min()))
+
+    def __enter__(self):
+        self.hooks = [m.register_forward_hook(self._hook)
+                      for m in self.model.modules() if isinstance(m, nn.ReLU)]
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.hooks:
+            h.remove()
+        return False
 
 
 class Baseline(nn.Module):

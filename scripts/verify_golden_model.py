@@ -73,20 +73,26 @@ def verify(kind, m, g, meta):
 
     check(f"{kind} loss", loss_at(), g["loss"], 1e-5, 1e-5)
     # finite differences on a few entries of every parameter tensor
+    # (two step sizes: with millions of ReLU units a step of 1e-6 can cross a kink;
+    #  the smaller step has more rounding noise; an entry passes if either agrees)
     rng = np.random.default_rng(0)
-    h = 1e-6
     worst = 0.0
     for name, p in md.named_parameters():
         gr = g[f"grad.{name}"].reshape(-1)
         for idx in rng.choice(p.numel(), size=min(3, p.numel()), replace=False):
             orig = base[name].reshape(-1)[idx].item()
-            base[name].reshape(-1)[idx] = orig + h
-            lp = loss_at()
-            base[name].reshape(-1)[idx] = orig - h
-            lm = loss_at()
-            base[name].reshape(-1)[idx] = orig
-            fd = (lp - lm) / (2 * h)
-            worst = max(worst, abs(fd - gr[idx]) / (1e-3 + abs(fd)))
+            err = math.inf
+            for h in (1e-6, 1e-8):
+                base[name].reshape(-1)[idx] = orig + h
+                lp = loss_at()
+                base[name].reshape(-1)[idx] = orig - h
+                lm = loss_at()
+                base[name].reshape(-1)[idx] = orig
+                fd = (lp - lm) / (2 * h)
+                err = min(err, abs(fd - gr[idx]) / (1e-3 + abs(fd)))
+                if err < 1e-4:
+                    break
+            worst = max(worst, err)
     md.load_state_dict(base)
     print(f"{'ok  ' if worst < 1e-3 else 'FAIL'} {kind} grads vs finite differences: "
           f"worst rel err {worst:.3g}")
@@ -138,6 +144,36 @@ def verify(kind, m, g, meta):
         FAILS.append(f"{kind} adam")
     for name in frozen:
         check(f"{kind} frozen {name}", g[f"step{steps}.{name}"], base[name].numpy(), 0.0)
+    # a float32 torch run, as a stand-in for a float32 engine: the tolerances the C tests
+    # can use (outputs 1e-5 abs, gradients 1e-4 of each tensor's max, step3 1e-5 abs)
+    m32 = m.float()
+    m32.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in base.items()})
+    init32 = {k: v.clone() for k, v in m32.state_dict().items()}
+    m32.zero_grad(set_to_none=True)
+    o = m32.train().forward_all(x32)
+    (o["logits"] * R.float()).sum().backward()
+    for k in o:
+        check(f"{kind} fp32 train.{k}", o[k].detach(), g[f"train.{k}"], 1e-5)
+    worst = max(float((p.grad - torch.from_numpy(g[f"grad.{n_}"])).abs().max())
+                / float(np.abs(g[f"grad.{n_}"]).max()) for n_, p in m32.named_parameters())
+    print(f"{'ok  ' if worst < 1e-4 else 'FAIL'} {kind} fp32 grads: max err / tensor max "
+          f"{worst:.3g}")
+    if worst >= 1e-4:
+        FAILS.append(f"{kind} fp32 grads")
+    m32.load_state_dict(init32)
+    for n_, p in m32.named_parameters():
+        p.requires_grad_(n_ not in frozen)
+    opt = torch.optim.Adam([p for p in m32.parameters() if p.requires_grad], lr=lr,
+                           betas=(b1, b2), eps=eps, weight_decay=wd)
+    for _ in range(steps):
+        opt.zero_grad()
+        (m32.train().forward_all(x32)["logits"] * R.float()).sum().backward()
+        opt.step()
+    names = [n_ for n_, v in m32.state_dict().items()
+             if v.is_floating_point() and f"step{steps}.{n_}" in g]
+    check(f"{kind} fp32 step{steps} (all {len(names)} params and BN buffers)",
+          np.concatenate([m32.state_dict()[n_].numpy().ravel() for n_ in names]),
+          np.concatenate([g[f"step{steps}.{n_}"].ravel() for n_ in names]), 1e-5, 1e-5)
     moved = math.sqrt(sum(float(((torch.from_numpy(g[f"step{steps}.{n_}"]) - base[n_]) ** 2)
                                .sum()) for n_ in params))
     print(f"     {kind}: parameters moved by {moved:.4g} (L2) in {steps} steps")

@@ -132,7 +132,7 @@ static void run_case(pe_head_kind head, const char *golden_path, const char *ini
     net.num_batches_tracked = 0;
     pe_adam opt;
     CHECK(pe_adam_init(&opt, net.n_params, 1e-3f, 1e-4f, &err) == 0);
-    int groups[PE_NUM_GROUPS] = {1, 1, 1, head == PE_HEAD_LINEAR};
+    float groups[PE_NUM_GROUPS] = {1, 1, 1, head == PE_HEAD_LINEAR ? 1.0f : 0.0f};
     for (int s = 0; s < 3; s++) {
         pe_net_zero_grad(&net);
         CHECK(pe_net_forward(&net, x, B, 1, &err) == 0);

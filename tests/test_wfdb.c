@@ -9,6 +9,7 @@
 #include "data/wfdb.h"
 #include "util/fileio.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -345,11 +346,33 @@ static void test_read_all(const char *root) {
     pe_ptbxl_free(&db);
 }
 
+/* -32768 is WFDB's invalid sample: NaN in physical units (as in wfdb-python); the
+ * checksum and initial value are over the stored values. */
+static void test_invalid_sample(void) {
+    const int16_t v[5] = {-32768, 1000, -32768, -2000, 0};
+    put_int16("inv.dat", v, 5, 0);
+    char hea[256];
+    snprintf(hea, sizeof hea, "inv 1 100 5\ninv.dat 16 1000(0)/mV 16 0 -32768 %d 0 I\n",
+             sum16(v, 5, 1));
+    put_text("inv.hea", hea);
+    pe_wfdb_header h;
+    float *sig = NULL;
+    pe_error e = {{0}};
+    int rc = read_tmp("inv", &h, &sig, &e);
+    CHECK_MSG(rc == 0, "%s", e.msg);
+    if (rc) return;
+    CHECK(isnan(sig[0]) && isnan(sig[2]));
+    CHECK(sig[1] == 1.0f && sig[3] == -2.0f && sig[4] == 0.0f);
+    free(sig);
+    pe_wfdb_header_free(&h);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pe_test_wfdb_%ld", (long)getpid());
     mkdir(tmpdir, 0700);
     test_synthetic();
     test_bad_inputs();
+    test_invalid_sample();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);

@@ -112,7 +112,7 @@ static int bench_train(const bench_opts *o, bench_result *res, pe_error *e) {
     for (int b = 0; b < B; b++) y[b * C + b % C] = 1;
     pe_jaccard(J, y, B, C);
     int rc = pe_adam_init(&opt, net.n_params, 1e-3f, 0, e);
-    const int groups[PE_NUM_GROUPS] = {1, 1, 1, 0};
+    const float groups[PE_NUM_GROUPS] = {1, 1, 1, 0};
     double cpu0 = 0;
     for (int s = -2; rc == 0 && s < o->steps; s++) { /* 2 warm-up steps */
         if (s == 0) cpu0 = cpu_seconds();

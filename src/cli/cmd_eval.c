@@ -8,9 +8,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "data/dataset.h"
+#include "eval/evaluate.h"
 #include "eval/metrics.h"
-#include "train/train.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/rng.h"
@@ -27,33 +26,8 @@ static void usage(FILE *f) {
             "  --threads N  --quiet\n");
 }
 
-typedef struct {
-    pe_cache data;
-    pe_split_view view;
-    float *probs;
-} split_pred;
-
-static int predict(pe_model *m, const pe_cache *raw, int split, split_pred *sp, pe_error *e) {
-    memset(sp, 0, sizeof *sp);
-    const float *mean = m->pre.standardized ? m->pre.mean : NULL;
-    if (pe_cache_copy_split(raw, split, mean, m->pre.std, &sp->data, e)) return -1;
-    if (pe_split_view_init(&sp->view, &sp->data, (pe_split)split, e)) return -1;
-    if (sp->view.n == 0) return pe_fail(e, "the %s split is empty", split == 2 ? "test" : "val");
-    sp->probs = malloc((size_t)sp->view.n * PE_NUM_CLASSES * sizeof(float));
-    if (!sp->probs) return pe_fail(e, "out of memory");
-    if (pe_predict_split(&m->net, &sp->view, sp->probs, NULL, NULL, e)) return -1;
-    cli_sigmoid(sp->probs, (size_t)sp->view.n * PE_NUM_CLASSES);
-    return 0;
-}
-
-static void split_pred_free(split_pred *sp) {
-    pe_split_view_free(&sp->view);
-    pe_cache_close(&sp->data);
-    free(sp->probs);
-}
-
-static int write_predictions(const char *path, const split_pred *sp, const uint8_t *y,
-                             pe_error *e) {
+static int write_predictions(const char *path, const pe_split_pred *sp, pe_error *e) {
+    const uint8_t *y = sp->labels;
     pe_atomic_file af;
     if (pe_atomic_open(&af, path, e)) return -1;
     fprintf(af.f, "ecg_id");
@@ -61,7 +35,7 @@ static int write_predictions(const char *path, const split_pred *sp, const uint8
     for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",prob_%s", pe_class_names[c]);
     fputc('\n', af.f);
     for (long i = 0; i < sp->view.n; i++) {
-        fprintf(af.f, "%d", sp->data.ecg_id[sp->view.idx[i]]);
+        fprintf(af.f, "%d", pe_split_pred_ecg_id(sp, i));
         for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",%d", y[i * PE_NUM_CLASSES + c]);
         for (int c = 0; c < PE_NUM_CLASSES; c++)
             fprintf(af.f, ",%.6g", sp->probs[i * PE_NUM_CLASSES + c]);
@@ -101,7 +75,12 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     int split = !strcmp(split_name, "test") ? 2 : !strcmp(split_name, "val") ? 1 : -1;
-    if (!model_path || !root || split < 0) {
+    if (split < 0) {
+        fprintf(stderr, "protoecg eval: --split must be 'test' or 'val', got '%s'\n", split_name);
+        return 2;
+    }
+    if (!model_path || !root) {
+        fprintf(stderr, "protoecg eval: %s is required\n", !model_path ? "--model M" : "--ptbxl DIR");
         usage(stderr);
         return 2;
     }
@@ -110,10 +89,9 @@ int cmd_eval(int argc, char **argv) {
     pe_model m;
     pe_cache raw;
     memset(&raw, 0, sizeof raw);
-    split_pred val, tst;
+    pe_split_pred val, tst;
     memset(&val, 0, sizeof val);
     memset(&tst, 0, sizeof tst);
-    uint8_t *yv = NULL, *yt = NULL;
     pe_auroc_report ar = {0};
     pe_bootstrap_report br = {0};
     cJSON *root_json = NULL;
@@ -123,13 +101,9 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
     rc = cli_raw_cache(&m, model_path, root, cache, quiet, &raw, &e);
-    if (rc == 0) rc = predict(&m, &raw, 1, &val, &e);
-    if (rc == 0) rc = predict(&m, &raw, split, &tst, &e);
-    if (rc == 0) {
-        yv = pe_split_labels(&val.view);
-        yt = pe_split_labels(&tst.view);
-        if (!yv || !yt) rc = pe_fail(&e, "out of memory");
-    }
+    if (rc == 0) rc = pe_evaluate_model(&m, &raw, PE_SPLIT_VAL, &val, &e);
+    if (rc == 0) rc = pe_evaluate_model(&m, &raw, split, &tst, &e);
+    const uint8_t *yv = val.labels, *yt = tst.labels;
     size_t n = rc == 0 ? (size_t)tst.view.n : 0;
     if (rc == 0) rc = pe_macro_auroc(yt, tst.probs, n, PE_NUM_CLASSES, &ar, &e);
     if (rc == 0 && ar.n_defined == 0)
@@ -202,15 +176,13 @@ int cmd_eval(int argc, char **argv) {
         rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         free(s);
     }
-    if (rc == 0 && pred) rc = write_predictions(pred, &tst, yt, &e);
+    if (rc == 0 && pred) rc = write_predictions(pred, &tst, &e);
     if (rc) fprintf(stderr, "protoecg eval: %s\n", e.msg);
     cJSON_Delete(root_json);
     if (ar.auroc) pe_auroc_report_free(&ar);
     if (br.macro) pe_bootstrap_report_free(&br);
-    free(yv);
-    free(yt);
-    split_pred_free(&val);
-    split_pred_free(&tst);
+    pe_split_pred_free(&val);
+    pe_split_pred_free(&tst);
     pe_cache_close(&raw);
     pe_model_free(&m);
     return rc ? 1 : 0;

@@ -115,7 +115,10 @@ int cmd_explain(int argc, char **argv) {
     pe_class_explanation ex[PE_NUM_CLASSES], shown[PE_NUM_CLASSES];
     int n_shown = 0;
     pe_classifier *c = pe_classifier_load(model_path, &e);
-    if (!c) rc = -1;
+    if (!c) {
+        fprintf(stderr, "protoecg explain: %s\n", e.msg);
+        return 1;
+    }
     if (rc == 0 && root) {
         rc = pe_ptbxl_load(root, &db, &e);
         have_db = rc == 0;

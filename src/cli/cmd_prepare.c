@@ -48,6 +48,7 @@ int cmd_prepare(int argc, char **argv) {
         }
     }
     if (!root || !out) {
+        fprintf(stderr, "protoecg prepare: %s is required\n", !root ? "--ptbxl DIR" : "--out FILE");
         usage(stderr);
         return 2;
     }

@@ -3,10 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/cache.h"
 #include "train/train.h"
+#include "util/fileio.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -28,10 +34,57 @@ static void usage(FILE *f) {
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --weighted-sampler     draw training records by class weight\n"
+        "  --pos-weight-power X   BCE pos_weight = w_c^X (default 1: w_c = (T - n_c) / n_c)\n"
+        "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
+        "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
+        "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
+        "                         of their class, or N(0,1) as the authors\n"
         "  --no-standardize       do not standardize leads (cache option)\n"
         "  --width N --latent N --protos-per-class K   network shape\n"
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
         "  --quiet\n");
+}
+
+/* Removes the temporary files "<name>.tmp.<pid>" that an atomic write of a killed run
+ * left in dir (only those whose process is gone). */
+static void remove_stale_tmp(const char *dir, int quiet) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (!t) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still running */
+        char path[4096];
+        if (pe_path_join(path, sizeof path, dir, de->d_name)) continue;
+        if (unlink(path) == 0 && !quiet)
+            fprintf(stderr, "removed %s (left by an interrupted run)\n", path);
+    }
+    closedir(d);
+}
+
+/* Before a fresh run in dir: --resume needs a checkpoint; a fresh run without one
+ * drops metrics/results that a run killed before its first checkpoint left. */
+static int check_run_dir(const char *dir, pe_stage stage, int resume, int quiet) {
+    char ck[4096], p[4096];
+    if (pe_path_join(ck, sizeof ck, dir, "checkpoint.safetensors")) return 0;
+    int have = pe_path_exists(ck);
+    if (resume) {
+        if (!have) {
+            fprintf(stderr, "protoecg train: nothing to resume in %s (no checkpoint.safetensors);"
+                            " start the run without --resume\n", dir);
+            return -1;
+        }
+        remove_stale_tmp(dir, quiet);
+    } else if (!have && stage == PE_STAGE_ALL) {
+        const char *stale[] = {"metrics.jsonl", "results.json"};
+        for (int k = 0; k < 2; k++)
+            if (!pe_path_join(p, sizeof p, dir, stale[k])) unlink(p);
+    }
+    return 0;
 }
 
 static int parse_stage(const char *v, pe_stage *s) {
@@ -83,7 +136,7 @@ int cmd_train(int argc, char **argv) {
         }
         INT_OPT("--seed", c.seed, 0, 2147483647)
         INT_OPT("--threads", c.threads, 1, 1024)
-        INT_OPT("--epochs", c.epochs_joint, 1, 100000)
+        INT_OPT("--epochs", c.epochs_joint, 0, 100000)
         INT_OPT("--epochs-last", c.epochs_last, 0, 100000)
         INT_OPT("--epochs-pretrain", c.epochs_pretrain, 0, 100000)
         INT_OPT("--epochs-warmup", c.epochs_warmup, 0, 100000)
@@ -102,10 +155,17 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--cnt", c.lw.cnt)
         DBL_OPT("--l1", c.lw.l1)
         DBL_OPT("--warmup-clst", c.warmup_clst)
+        DBL_OPT("--pos-weight-power", c.pos_weight_power)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;
         else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
+        else if (!strcmp(argv[i], "--augment")) c.augment = 1;
+        else if (!strcmp(argv[i], "--proto-init-latent")) c.proto_init_latent = 1;
+        else if (!strcmp(argv[i], "--warmup-last")) c.warmup_last = 1;
+        else if (!strcmp(argv[i], "--no-warmup-last")) c.warmup_last = 0;
+        else if (!strcmp(argv[i], "--proto-init-normal")) c.proto_init_latent = 0;
+        else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
         else if (!strcmp(argv[i], "--quiet")) c.quiet = 1;
@@ -119,10 +179,12 @@ int cmd_train(int argc, char **argv) {
         }
     }
     if (!root || !out) {
+        fprintf(stderr, "protoecg train: %s is required\n", !root ? "--ptbxl DIR" : "--out RUNDIR");
         usage(stderr);
         return 2;
     }
     set_threads(c.threads);
+    if (check_run_dir(out, stage, resume, c.quiet)) return 1;
     pe_error e = {{0}};
     char cache_buf[4096];
     if (!cache_path) {

@@ -26,9 +26,6 @@ int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
     return pe_cache_open(cache_path, raw, e);
 }
 
-void cli_sigmoid(float *v, size_t n) {
-    for (size_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + expf(-v[i]));
-}
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -10,8 +10,6 @@
 int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
                   const char *cache_path, int quiet, pe_cache *raw, pe_error *e);
 
-/* Logits (n, C) -> probabilities in place. */
-void cli_sigmoid(float *v, size_t n);
 
 #endif
 

@@ -37,9 +37,11 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-static uint64_t hash_file_stat(uint64_t h, const char *path) {
+/* Hashes a record file's name relative to the root (so the same data reached by another
+ * path reuses the cache), size and modification time. */
+static uint64_t hash_file_stat(uint64_t h, const char *path, const char *rel) {
     struct stat st;
-    h = fnv(h, path, strlen(path));
+    h = fnv(h, rel, strlen(rel));
     if (stat(path, &st) == 0) {
         int64_t v[3] = {(int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec};
         h = fnv(h, v, sizeof v);
@@ -59,7 +61,7 @@ static uint64_t input_hash(const pe_prepare_opts *o, const pe_ptbxl_db *db, cons
         for (int k = 0; k < 2; k++) {
             snprintf(path, sizeof path, "%s/%s.%s", o->ptbxl_root, db->rows[i].filename_lr,
                      k ? "dat" : "hea");
-            h = hash_file_stat(h, path);
+            h = hash_file_stat(h, path, db->rows[i].filename_lr);
         }
     }
     return h;
@@ -176,7 +178,9 @@ static int load_record(const pe_prepare_opts *o, const pe_iir *f, const pe_ptbxl
     else if (fabs(h.fs - PE_SAMPLING_HZ) > 1e-6)
         rc = pe_fail(e, "%s: expected %d Hz, found %g Hz", path, PE_SAMPLING_HZ, h.fs);
     for (size_t i = 0; rc == 0 && i < (size_t)PE_NUM_LEADS * PE_NUM_SAMPLES; i++)
-        if (!isfinite(sig[i])) rc = pe_fail(e, "%s: non-finite sample in lead %zu", path, i / PE_NUM_SAMPLES);
+        if (!isfinite(sig[i]))
+            rc = pe_fail(e, "%s: lead %zu has a non-finite sample (NaN: a WFDB invalid sample, "
+                         "or inf) at sample %zu", path, i / PE_NUM_SAMPLES, i % PE_NUM_SAMPLES);
     for (int l = 0; rc == 0 && l < PE_NUM_LEADS; l++) {
         float *x = sig + (size_t)l * PE_NUM_SAMPLES;
         if (f) rc = pe_filtfilt(f, x, x, PE_NUM_SAMPLES, e);

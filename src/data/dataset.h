@@ -6,6 +6,7 @@
 
 #include "data/cache.h"
 #include "data/ptbxl.h"
+#include "util/rng.h"
 
 typedef struct {
     const pe_cache *cache;
@@ -25,3 +26,9 @@ void pe_gather_batch(const pe_split_view *v, const long *order, int B, float *x,
 uint8_t *pe_split_labels(const pe_split_view *v);
 
 #endif
+
+/* Training augmentation of a batch x (B, leads, samples), in place: per record a
+ * random circular time shift (rhythm is shift-invariant over a 10 s strip), a random
+ * gain in [1 - scale, 1 + scale] and Gaussian noise of std `noise` (standardized units). */
+void pe_augment_batch(float *x, int B, int leads, int samples, float scale, float noise,
+                      pe_rng *r);

@@ -9,7 +9,10 @@
  *   lines whose first non-blank character is '#' are comments; blank lines are skipped.
  *
  * Format 16: each sample is a little-endian int16; the signals that share a file are
- * interleaved sample by sample (frame t = s0[t], s1[t], ...), after OFFSET bytes. */
+ * interleaved sample by sample (frame t = s0[t], s1[t], ...), after OFFSET bytes.
+ * The value -32768 is WFDB's invalid sample (WFDB_INVALID_SAMPLE): it reads as NaN in
+ * physical units, as in the WFDB library and wfdb-python; checksums and initial values
+ * are over the stored values. */
 #include "data/wfdb.h"
 
 #include <errno.h>
@@ -23,6 +26,8 @@
 
 #include "util/error.h"
 #include "util/fileio.h"
+
+#define WFDB_INVALID (-32768) /* format 16's invalid-sample value */
 
 /* ---- small parsing helpers ---------------------------------------------------------- */
 
@@ -431,7 +436,7 @@ static int read_group(const char *dat_path, const pe_wfdb_header *h, int s0, int
             const unsigned char *b = raw + (t * ng + k) * 2;
             int16_t v = (int16_t)(uint16_t)(b[0] | (b[1] << 8));
             sum = (uint16_t)(sum + (uint16_t)v);
-            dst[t] = (float)(((double)v - sg->baseline) / sg->gain);
+            dst[t] = v == WFDB_INVALID ? NAN : (float)(((double)v - sg->baseline) / sg->gain);
         }
         if (sg->has_initial_value && n > 0) {
             const unsigned char *b = raw + k * 2;

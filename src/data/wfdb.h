@@ -48,7 +48,7 @@ void pe_wfdb_header_free(pe_wfdb_header *h);
  * parses "<path>.hea", reads every signal file, verifies each lead's checksum and
  * initial value (when the header gives them), and returns physical values
  * (ADC - baseline) / gain as floats in *signal, lead-major (n_signals x n_samples),
- * malloc'd. Only format 16 is supported. Signals sharing a file must be on adjacent
+ * malloc'd; a stored -32768 (WFDB's invalid sample) reads as NaN. Only format 16 is supported. Signals sharing a file must be on adjacent
  * header lines (as WFDB requires). On error *h is empty and *signal is NULL. */
 int pe_wfdb_read(const char *record_path, pe_wfdb_header *h, float **signal, pe_error *e);
 

@@ -634,13 +634,17 @@ static const char *ordinal_suffix(int k) {
     return k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
 }
 
-/* One explained class: sentence, decomposition table and prototype cards. */
+/* One explained class: sentence, decomposition table and prototype cards, under an
+ * <h{level}> heading, with the element id prefixed by id_prefix. */
 static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n, double fs,
-                                const float *const *srcs) {
+                                const float *const *srcs, int level, const char *id_prefix) {
     int c = x->class_idx;
-    pe_sb_appendf(sb, "<section class=\"class-expl\" id=\"class-%s\">\n<h2><span class=\"code\">%s"
-                      "</span>%s \xe2\x80\x94 p = %.2f</h2>\n",
-                  pe_class_names[c], pe_class_names[c], class_descriptions[c], x->probability);
+    pe_sb_append(sb, "<section class=\"class-expl\" id=\"");
+    pe_html_escape(sb, id_prefix);
+    pe_sb_appendf(sb, "class-%s\">\n<h%d><span class=\"code\">%s</span>%s \xe2\x80\x94 p = %.2f"
+                      "</h%d>\n",
+                  pe_class_names[c], level, pe_class_names[c], class_descriptions[c],
+                  x->probability, level);
     if (x->predicted)
         pe_sb_appendf(sb, "<p class=\"lead-sentence\">This ECG was classified as <b>%s</b> "
                           "(p = %.2f) mainly because it resembles these training ECGs of %s:</p>\n",
@@ -723,10 +727,9 @@ static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n,
     pe_sb_append(sb, "</div>\n</section>\n");
 }
 
-int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *sig, int n,
-                             double fs, const float *probs, const pe_class_explanation *ex,
-                             int n_ex, const float *const *source_sigs, const char *model_name,
-                             pe_error *e) {
+/* Validates the arguments of an explanation page or body. */
+static int check_explanation(const float *sig, int n, double fs, const float *probs,
+                             const pe_class_explanation *ex, int n_ex, pe_error *e) {
     if (!sig || !probs || n < 4 || !(fs > 0.0) || n_ex < 0 || (n_ex > 0 && !ex))
         return pe_fail(e, "explanation page: invalid arguments (signal %s, n %d, fs %g, "
                           "%d explanations)",
@@ -739,21 +742,17 @@ int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *s
             return pe_fail(e, "explanation page: explanation %d has %d prototypes (max %d)", i,
                            ex[i].n_top, PE_MAX_TOP);
     }
+    return 0;
+}
+
+int pe_html_explanation_body(pe_sb *sb, const char *record_title, const float *sig, int n,
+                             double fs, const float *probs, const pe_class_explanation *ex,
+                             int n_ex, const float *const *source_sigs, int level,
+                             const char *id_prefix, pe_error *e) {
+    if (check_explanation(sig, n, fs, probs, ex, n_ex, e)) return -1;
+    if (level < 1 || level > 5)
+        return pe_fail(e, "explanation: heading level %d (not in 1..5)", level);
     const char *rt = record_title ? record_title : "ECG";
-    char title[512];
-    snprintf(title, sizeof title, "Explanation \xe2\x80\x94 %s", rt);
-    pe_html_begin(sb, title);
-    pe_sb_append(sb, "<header><h1>");
-    pe_html_escape(sb, title);
-    pe_sb_append(sb, "</h1><p class=\"meta\">");
-    if (model_name) {
-        pe_sb_append(sb, "Model: ");
-        pe_html_escape(sb, model_name);
-        pe_sb_append(sb, " \xc2\xb7 ");
-    }
-    pe_sb_append(sb, "Interpretable rhythm classifier (prototype network): each class score "
-                     "is the weighted similarity of this ECG to prototypes, and every prototype "
-                     "is a real training ECG.</p></header>\n");
 
     /* Summary of the predictions. */
     uint8_t predicted[PE_NUM_CLASSES] = {0};
@@ -771,19 +770,46 @@ int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *s
     if (!np) pe_sb_append(sb, "No rhythm label reached its decision threshold.");
     pe_sb_append(sb, "</p>\n");
 
-    pe_sb_append(sb, "<section><h2>The ECG</h2><figure>");
+    pe_sb_appendf(sb, "<section><h%d>The ECG</h%d><figure>", level, level);
     pe_svg_ecg(sb, sig, n, fs, rt, 1.0);
     pe_sb_appendf(sb, "<figcaption class=\"note\">25 mm/s, 10 mm/mV: a small square is 1 mm "
                       "(0.04 s, 0.1 mV), a large square 5 mm (0.2 s, 0.5 mV). Rows show %g s of "
                       "each lead; the bottom strip is lead II over the whole %g s.</figcaption>"
-                      "</figure></section>\n<section><h2>Rhythm probabilities</h2><figure>",
-                  n / fs / 4, n / fs);
+                      "</figure></section>\n<section><h%d>Rhythm probabilities</h%d><figure>",
+                  n / fs / 4, n / fs, level, level);
     pe_svg_prob_bars(sb, probs, predicted, NULL);
     pe_sb_append(sb, "</figure></section>\n");
 
     for (int i = 0; i < n_ex; i++)
         explanation_section(sb, &ex[i], n, fs,
-                            source_sigs ? source_sigs + (size_t)i * PE_MAX_TOP : NULL);
+                            source_sigs ? source_sigs + (size_t)i * PE_MAX_TOP : NULL, level,
+                            id_prefix);
+    return pe_sb_check(sb, "the explanation", e);
+}
+
+int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *sig, int n,
+                             double fs, const float *probs, const pe_class_explanation *ex,
+                             int n_ex, const float *const *source_sigs, const char *model_name,
+                             pe_error *e) {
+    if (check_explanation(sig, n, fs, probs, ex, n_ex, e)) return -1;
+    const char *rt = record_title ? record_title : "ECG";
+    char title[512];
+    snprintf(title, sizeof title, "Explanation \xe2\x80\x94 %s", rt);
+    pe_html_begin(sb, title);
+    pe_sb_append(sb, "<header><h1>");
+    pe_html_escape(sb, title);
+    pe_sb_append(sb, "</h1><p class=\"meta\">");
+    if (model_name) {
+        pe_sb_append(sb, "Model: ");
+        pe_html_escape(sb, model_name);
+        pe_sb_append(sb, " \xc2\xb7 ");
+    }
+    pe_sb_append(sb, "Interpretable rhythm classifier (prototype network): each class score "
+                     "is the weighted similarity of this ECG to prototypes, and every prototype "
+                     "is a real training ECG.</p></header>\n");
+    if (pe_html_explanation_body(sb, record_title, sig, n, fs, probs, ex, n_ex, source_sigs, 2,
+                                 "", e))
+        return -1;
     pe_html_end(sb);
     return pe_sb_check(sb, "the explanation page", e);
 }
@@ -800,6 +826,67 @@ static void put_count(pe_sb *sb, int v) {
         pe_sb_appendf(sb, "<td class=\"num\">%d</td>", v);
     else
         pe_sb_append(sb, "<td class=\"num\">\xe2\x80\x93</td>");
+}
+
+void pe_html_gallery_stats_table(pe_sb *sb, const pe_gallery_item *items, int n_items,
+                                 const pe_gallery_stats *stats, int level) {
+    int count[PE_NUM_CLASSES] = {0};
+    for (int i = 0; items && i < n_items; i++)
+        if (items[i].proto_class >= 0 && items[i].proto_class < PE_NUM_CLASSES)
+            count[items[i].proto_class]++;
+    pe_sb_appendf(sb, "<section><h%d>Prototypes per class</h%d><table class=\"stats\"><tr>"
+                      "<th>Class</th><th>Name</th><th class=\"num\">Prototypes</th>"
+                      "<th class=\"num\">Mean cosine within class</th>"
+                      "<th class=\"num\">Mean cosine to other classes</th>"
+                      "<th class=\"num\">Sources with only this class</th>"
+                      "<th class=\"num\">Duplicates</th></tr>\n",
+                  level, level);
+    for (int c = 0; c < PE_NUM_CLASSES; c++) {
+        pe_sb_appendf(sb, "<tr><td><b>%s</b></td><td>%s</td><td class=\"num\">%d</td>",
+                      pe_class_names[c], class_descriptions[c], count[c]);
+        if (stats) {
+            put_stat(sb, stats->mean_within_cos[c]);
+            put_stat(sb, stats->mean_between_cos[c]);
+            put_count(sb, stats->n_single_label[c]);
+            put_count(sb, stats->n_duplicates[c]);
+        } else {
+            put_stat(sb, NAN), put_stat(sb, NAN), put_count(sb, -1), put_count(sb, -1);
+        }
+        pe_sb_append(sb, "</tr>\n");
+    }
+    pe_sb_append(sb, "</table><p class=\"note\">Cosines are between prototype vectors. "
+                     "Duplicates: prototypes projected onto the same training ECG as another "
+                     "prototype.</p></section>\n");
+}
+
+void pe_html_prototype_card(pe_sb *sb, const pe_gallery_item *it, int n, double fs) {
+    int c = it->proto_class;
+    char ttl[96];
+    if (it->source_ecg_id >= 0)
+        snprintf(ttl, sizeof ttl, "Prototype %d \xc2\xb7 training ECG %d", it->prototype,
+                 it->source_ecg_id);
+    else
+        snprintf(ttl, sizeof ttl, "Prototype %d", it->prototype);
+    pe_sb_appendf(sb, "<div class=\"card\"><h3>Prototype #%d of %s</h3>\n", it->prototype,
+                  class_code(c));
+    if (it->source_sig && n >= 4 && fs > 0.0) {
+        pe_sb_append(sb, "<figure>");
+        pe_svg_ecg(sb, it->source_sig, n, fs, ttl, 0.48);
+        pe_sb_append(sb, "</figure>\n");
+    } else {
+        pe_sb_append(sb, "<p class=\"missing\">Source ECG signal not available.</p>\n");
+    }
+    pe_sb_append(sb, "<table>");
+    if (it->source_ecg_id >= 0)
+        pe_sb_appendf(sb, "<tr><td>Source ECG</td><td>ecg_id <b>%d</b></td></tr>",
+                      it->source_ecg_id);
+    else
+        pe_sb_append(sb, "<tr><td>Source ECG</td><td>none (not projected)</td></tr>");
+    pe_sb_append(sb, "<tr><td>Its labels</td><td>");
+    put_label_tags(sb, it->source_labels, c);
+    pe_sb_appendf(sb, "</td></tr><tr><td>Prototype\xe2\x80\x93source match</td>"
+                      "<td class=\"num\">%.3f</td></tr></table></div>\n",
+                  it->similarity);
 }
 
 int pe_html_gallery_page(pe_sb *sb, const char *title, const char *model_name,
@@ -829,29 +916,7 @@ int pe_html_gallery_page(pe_sb *sb, const char *title, const char *model_name,
                       "the model explains its predictions by similarity to these ECGs.</p>"
                       "</header>\n",
                   n_items);
-
-    pe_sb_append(sb, "<section><h2>Prototypes per class</h2><table class=\"stats\"><tr>"
-                     "<th>Class</th><th>Name</th><th class=\"num\">Prototypes</th>"
-                     "<th class=\"num\">Mean cosine within class</th>"
-                     "<th class=\"num\">Mean cosine to other classes</th>"
-                     "<th class=\"num\">Sources with only this class</th>"
-                     "<th class=\"num\">Duplicates</th></tr>\n");
-    for (int c = 0; c < PE_NUM_CLASSES; c++) {
-        pe_sb_appendf(sb, "<tr><td><b>%s</b></td><td>%s</td><td class=\"num\">%d</td>",
-                      pe_class_names[c], class_descriptions[c], count[c]);
-        if (stats) {
-            put_stat(sb, stats->mean_within_cos[c]);
-            put_stat(sb, stats->mean_between_cos[c]);
-            put_count(sb, stats->n_single_label[c]);
-            put_count(sb, stats->n_duplicates[c]);
-        } else {
-            put_stat(sb, NAN), put_stat(sb, NAN), put_count(sb, -1), put_count(sb, -1);
-        }
-        pe_sb_append(sb, "</tr>\n");
-    }
-    pe_sb_append(sb, "</table><p class=\"note\">Cosines are between prototype vectors. "
-                     "Duplicates: prototypes projected onto the same training ECG as another "
-                     "prototype.</p></section>\n");
+    pe_html_gallery_stats_table(sb, items, n_items, stats, 2);
 
     for (int c = 0; c < PE_NUM_CLASSES; c++) {
         if (!count[c]) continue;
@@ -859,36 +924,8 @@ int pe_html_gallery_page(pe_sb *sb, const char *title, const char *model_name,
                           "\x94 %d prototype%s</h2>\n<div class=\"cards\">\n",
                       pe_class_names[c], pe_class_names[c], class_descriptions[c], count[c],
                       count[c] == 1 ? "" : "s");
-        for (int i = 0; i < n_items; i++) {
-            const pe_gallery_item *it = &items[i];
-            if (it->proto_class != c) continue;
-            char ttl[96];
-            if (it->source_ecg_id >= 0)
-                snprintf(ttl, sizeof ttl, "Prototype %d \xc2\xb7 training ECG %d", it->prototype,
-                         it->source_ecg_id);
-            else
-                snprintf(ttl, sizeof ttl, "Prototype %d", it->prototype);
-            pe_sb_appendf(sb, "<div class=\"card\"><h3>Prototype #%d of %s</h3>\n", it->prototype,
-                          pe_class_names[c]);
-            if (it->source_sig) {
-                pe_sb_append(sb, "<figure>");
-                pe_svg_ecg(sb, it->source_sig, n, fs, ttl, 0.48);
-                pe_sb_append(sb, "</figure>\n");
-            } else {
-                pe_sb_append(sb, "<p class=\"missing\">Source ECG signal not available.</p>\n");
-            }
-            pe_sb_append(sb, "<table>");
-            if (it->source_ecg_id >= 0)
-                pe_sb_appendf(sb, "<tr><td>Source ECG</td><td>ecg_id <b>%d</b></td></tr>",
-                              it->source_ecg_id);
-            else
-                pe_sb_append(sb, "<tr><td>Source ECG</td><td>none (not projected)</td></tr>");
-            pe_sb_append(sb, "<tr><td>Its labels</td><td>");
-            put_label_tags(sb, it->source_labels, c);
-            pe_sb_appendf(sb, "</td></tr><tr><td>Prototype\xe2\x80\x93source match</td>"
-                              "<td class=\"num\">%.3f</td></tr></table></div>\n",
-                          it->similarity);
-        }
+        for (int i = 0; i < n_items; i++)
+            if (items[i].proto_class == c) pe_html_prototype_card(sb, &items[i], n, fs);
         pe_sb_append(sb, "</div></section>\n");
     }
     pe_html_end(sb);

@@ -94,6 +94,18 @@ int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *s
                              int n_ex, const float *const *source_sigs, const char *model_name,
                              pe_error *e);
 
+/* The content of the explanation page without the page wrapper (no <html>, header or
+ * footer), to place one or more explanations in a page of one's own: the prediction
+ * summary, the ECG, the probability bars and a section per explained class, with the
+ * arguments of pe_html_explanation_page. Section headings are <h{level}> (the page uses
+ * 2; use 3 to nest the explanation under a heading of yours) and every element id is
+ * prefixed with id_prefix (NULL or "": none) so that several explanations on one page
+ * keep distinct ids. Fails on invalid arguments. */
+int pe_html_explanation_body(pe_sb *sb, const char *record_title, const float *sig, int n,
+                             double fs, const float *probs, const pe_class_explanation *ex,
+                             int n_ex, const float *const *source_sigs, int level,
+                             const char *id_prefix, pe_error *e);
+
 /* One prototype of the gallery. */
 typedef struct {
     int prototype;                         /* index p */
@@ -119,6 +131,17 @@ typedef struct {
 int pe_html_gallery_page(pe_sb *sb, const char *title, const char *model_name,
                          const pe_gallery_item *items, int n_items, int n, double fs,
                          const pe_gallery_stats *stats, pe_error *e);
+
+/* The gallery's per-class table (a <section> with an <h{level}> heading): prototypes per
+ * class counted from items (items may be NULL with n_items 0) and, when stats is not
+ * NULL, the statistics (else dashes). */
+void pe_html_gallery_stats_table(pe_sb *sb, const pe_gallery_item *items, int n_items,
+                                 const pe_gallery_stats *stats, int level);
+
+/* One prototype card of the gallery (a <div class="card">: put cards in a
+ * <div class="cards"> grid): the source ECG thumbnail (n samples at fs; a notice when
+ * it->source_sig is NULL), its ecg_id and labels, and the projection cosine. */
+void pe_html_prototype_card(pe_sb *sb, const pe_gallery_item *it, int n, double fs);
 
 /* Writes the builder's content to path atomically; fails if an append ran out of memory. */
 int pe_html_write(const pe_sb *sb, const char *path, pe_error *e);

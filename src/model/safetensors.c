@@ -187,7 +187,7 @@ static int parse_entry(pe_st_file *f, const cJSON *it, st_entry *en, pe_error *e
                        f->path, nm);
     if (en->end > f->data_len)
         return pe_fail(e, "%s: tensor %s: data_offsets [%" PRIu64 ", %" PRIu64
-                       "] beyond the data section (%" PRIu64 " bytes)",
+                       "] beyond the data section (%" PRIu64 " bytes): truncated file?",
                        f->path, nm, en->begin, en->end, f->data_len);
     char sb[160];
     if (en->end - en->begin != (uint64_t)nbytes)
@@ -242,7 +242,7 @@ static int st_parse(pe_st_file *f, size_t len, pe_error *e) {
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | (unsigned char)f->buf[i];
     if (hlen > len - 8)
         return pe_fail(e, "%s: header length %" PRIu64 " exceeds the file (%zu bytes after the "
-                       "length field)", f->path, hlen, len - 8);
+                       "length field): truncated file?", f->path, hlen, len - 8);
     if (hlen > ST_MAX_HEADER)
         return pe_fail(e, "%s: header length %" PRIu64 " is unreasonably large", f->path, hlen);
     if (hlen < 2 || f->buf[8] != '{')

@@ -28,16 +28,17 @@ void pe_adam_free(pe_adam *a) {
     a->m = a->v = NULL;
 }
 
-void pe_adam_step(pe_adam *a, pe_net *net, const int groups_on[PE_NUM_GROUPS]) {
+void pe_adam_step(pe_adam *a, pe_net *net, const float lr_scale[PE_NUM_GROUPS]) {
     a->step++;
     double bc1 = 1.0 - pow(a->beta1, (double)a->step);
     double bc2 = 1.0 - pow(a->beta2, (double)a->step);
-    float step_size = (float)(a->lr / bc1);
+    float base_step = (float)(a->lr / bc1);
     float sqrt_bc2 = (float)sqrt(bc2);
     float b1 = a->beta1, b2 = a->beta2, eps = a->eps;
     for (int t = 0; t < net->n_tensors; t++) {
         const pe_tensor_info *ti = &net->tensors[t];
-        if (ti->kind != PE_T_PARAM || !groups_on[ti->group]) continue;
+        if (ti->kind != PE_T_PARAM || lr_scale[ti->group] == 0.0f) continue;
+        float step_size = base_step * lr_scale[ti->group];
         float wd = ti->decay ? a->weight_decay : 0.0f;
         float *p = net->params + ti->offset, *g = net->grads + ti->offset;
         float *m = a->m + ti->offset, *v = a->v + ti->offset;

@@ -1,7 +1,7 @@
 /* Adam with coupled L2 weight decay, exactly as torch.optim.Adam:
  *   g += wd * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
- * Only tensors of the enabled parameter groups are updated. */
+ * lr_scale[g] multiplies the learning rate of parameter group g; 0 freezes the group. */
 #ifndef PE_TRAIN_ADAM_H
 #define PE_TRAIN_ADAM_H
 
@@ -16,6 +16,6 @@ typedef struct {
 
 int pe_adam_init(pe_adam *a, size_t n_params, float lr, float weight_decay, pe_error *e);
 void pe_adam_free(pe_adam *a);
-void pe_adam_step(pe_adam *a, pe_net *net, const int groups_on[PE_NUM_GROUPS]);
+void pe_adam_step(pe_adam *a, pe_net *net, const float lr_scale[PE_NUM_GROUPS]);
 
 #endif

@@ -8,8 +8,8 @@
  *   project<r>  prototypes onto training latents -> projected<r>.safetensors
  *   last        last layer only                  -> model.safetensors
  * or, for the baseline, the single phase `baseline` -> baseline.safetensors.
- * After every epoch RUNDIR/checkpoint.safetensors and RUNDIR/state.json are
- * written atomically; --resume continues from them. Shuffling is seeded by
+ * After every epoch RUNDIR/checkpoint.safetensors (weights, optimizer state and the
+ * run state as metadata) is written atomically; --resume continues from it. Shuffling is seeded by
  * (seed, phase, epoch), so a resumed run repeats an uninterrupted one. */
 #include "train/train.h"
 
@@ -38,11 +38,13 @@
 pe_train_config pe_train_config_authors(void) {
     pe_train_config c = {
         .base_width = 64, .latent_dim = 512, .protos_per_class = 5, .batch_size = 32,
-        .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f, .epochs_pretrain = 0,
-        .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50, .plateau_patience = 5,
-        .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .weighted_sampler = 0, .seed = 42,
-        .threads = 0, .use_dnnl = 1, .quiet = 0};
+        .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f,
+        .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
+        .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
+        .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
+        .augment = 0, .aug_scale = 0.1f, .aug_noise = 0.05f,
+        .seed = 42, .threads = 0, .use_dnnl = 1, .quiet = 0};
     return c;
 }
 
@@ -82,7 +84,13 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(lw, "cnt", c->lw.cnt);
     cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
+    cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
+    cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
+    cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
+    cJSON_AddBoolToObject(o, "augment", c->augment);
+    cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
+    cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     char *s = cJSON_Print(o);
@@ -110,8 +118,10 @@ static int build_phases(const pe_train_config *c, pe_stage stage, phase *ph) {
     }
     if (c->epochs_pretrain > 0) ph[n++] = (phase){PH_PRETRAIN, "pretrain", c->epochs_pretrain};
     for (int r = 1; r <= c->rounds && n < MAX_PHASES - 4; r++) {
-        ph[n] = (phase){PH_JOINT, "", c->epochs_joint};
-        snprintf(ph[n++].name, 32, "joint%d", r);
+        if (c->epochs_joint > 0) { /* 0: no joint stage (warm-up straight on the pretrained backbone) */
+            ph[n] = (phase){PH_JOINT, "", c->epochs_joint};
+            snprintf(ph[n++].name, 32, "joint%d", r);
+        }
         if (c->epochs_warmup > 0) {
             ph[n] = (phase){PH_WARMUP, "", c->epochs_warmup};
             snprintf(ph[n++].name, 32, "warmup%d", r);
@@ -185,14 +195,16 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     if (total == 0)
         return pe_fail(e, "no training record carries any of the 16 rhythm labels: nothing to learn");
     for (int c = 0; c < C_; c++)
-        if (counts[c] == 0 && !cfg->quiet)
+        if (counts[c] == 0)
             fprintf(stderr, "warning: class %s has no training positive; its BCE weight is 0\n",
                     pe_class_names[c]);
     pe_jaccard(t->J, t->y[0], t->split[0].n, C_);
-    if (cfg->weighted_sampler) {
+    if (cfg->weighted_sampler) { /* the sampler draws by the spec's weights */
         if (pe_sampler_init(&t->sampler, t->y[0], t->split[0].n, C_, t->class_w, e)) return -1;
         t->has_sampler = 1;
     }
+    if (cfg->pos_weight_power != 1.0f)
+        for (int c = 0; c < C_; c++) t->class_w[c] = powf(t->class_w[c], cfg->pos_weight_power);
     size_t B = (size_t)cfg->batch_size, rec = (size_t)cache->h.n_leads * cache->h.n_samples;
     int P = cfg->protos_per_class * C_;
     long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;
@@ -327,6 +339,11 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
         lt.div = pe_loss_div(dprotos, protos, P, D, t->scratch, w_div);
         lt.cnt = pe_loss_cnt(dprotos, protos, t->J, C_, K, D, t->scratch, w_cnt);
         lt.loss += w_clst * lt.clst + cfg->lw.sep * lt.sep + w_div * lt.div + w_cnt * lt.cnt;
+        if (proto_terms == 2 && cfg->warmup_last) { /* the last layer trains: its L1 term too */
+            lt.l1 = pe_loss_l1(net->grads + net->last_w, net->params + net->last_w, C_, K,
+                               cfg->lw.l1);
+            lt.loss += cfg->lw.l1 * lt.l1;
+        }
     }
     return lt;
 }
@@ -335,14 +352,20 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
                        pe_adam *opt, const char *label, loss_terms *out, pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
-    int groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
+    float groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
     if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
-    if (kind == PH_WARMUP) groups[PE_GROUP_BACKBONE] = groups[PE_GROUP_LAST] = 0;
+    if (kind == PH_WARMUP) { /* backbone frozen; the last layer learns at lr_last */
+        groups[PE_GROUP_BACKBONE] = 0;
+        groups[PE_GROUP_LAST] = cfg->warmup_last ? cfg->lr_last / cfg->lr : 0.0f;
+    }
     int frozen_backbone = kind == PH_WARMUP;
     double w_clst = kind == PH_WARMUP ? cfg->warmup_clst : cfg->lw.clst;
     long n = t->split[0].n;
     int Bs = cfg->batch_size;
     epoch_order(t, phase_idx, epoch, t->order);
+    pe_rng aug;
+    pe_rng_seed(&aug, t->cfg->seed * 6364136223846793005ULL + (uint64_t)phase_idx * 104729ULL +
+                          (uint64_t)epoch);
     memset(out, 0, sizeof *out);
     pe_progress pg;
     pe_progress_start(&pg, label, n, cfg->quiet);
@@ -350,6 +373,9 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         int B = (int)(n - i < Bs ? n - i : Bs);
         if (B < 2) break; /* batch norm needs 2 records; a last batch of 1 is dropped */
         pe_gather_batch(&t->split[0], t->order + i, B, t->x, t->yb);
+        if (cfg->augment)
+            pe_augment_batch(t->x, B, (int)t->cache->h.n_leads, (int)t->cache->h.n_samples,
+                             cfg->aug_scale, cfg->aug_noise, &aug);
         pe_net_zero_grad(net);
         if (pe_net_forward(net, t->x, B, !frozen_backbone, e)) return -1;
         int terms = (kind == PH_PRETRAIN || kind == PH_BASELINE) ? 0 : kind == PH_WARMUP ? 2 : 1;
@@ -588,7 +614,7 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
                             int epoch, pe_adam *opt, loss_terms *out) {
     int P = net->n_protos, K = net->cfg.protos_per_class, Bs = t->cfg->batch_size;
     long n = t->split[0].n;
-    const int groups[PE_NUM_GROUPS] = {0, 0, 0, 1};
+    const float groups[PE_NUM_GROUPS] = {0, 0, 0, 1};
     float *W = net->params + net->last_w, *dW = net->grads + net->last_w;
     float *sb = t->x; /* (B, P) batch of similarities */
     epoch_order(t, phase_idx, epoch, t->order);
@@ -617,6 +643,36 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
 }
 
 /* ---- projection --------------------------------------------------------------------- */
+
+/* Sets each prototype of class c to the latent z of a training record of class c drawn
+ * at random (seeded; distinct records while there are enough). Classes without a
+ * training positive keep their N(0,1) prototypes. */
+static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class;
+    float *z = malloc((size_t)n * D * sizeof(float)), *logits = malloc((size_t)n * C_ * sizeof(float));
+    long *pos = malloc((size_t)(n + 1) * sizeof(long));
+    int rc = (z && logits && pos) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
+                                  : pe_fail(e, "out of memory");
+    pe_rng r;
+    pe_rng_seed(&r, t->cfg->seed ^ 0x70726f746fULL);
+    for (int c = 0; rc == 0 && c < C_; c++) {
+        long np = 0;
+        for (long j = 0; j < n; j++)
+            if (t->y[0][j * C_ + c]) pos[np++] = j;
+        for (long i = np - 1; i > 0; i--) { /* shuffle, then take the first K (cycling) */
+            long j = (long)pe_rng_below(&r, (uint64_t)i + 1), tmp = pos[i];
+            pos[i] = pos[j];
+            pos[j] = tmp;
+        }
+        for (int k = 0; np > 0 && k < K; k++)
+            memcpy(net->params + net->protos + (size_t)(c * K + k) * D, z + (size_t)pos[k % np] * D,
+                   (size_t)D * sizeof(float));
+    }
+    free(z), free(logits), free(pos);
+    return rc;
+}
 
 /* Moves every prototype onto the latent z of its most similar training record of
  * its class (ascending ecg_id, strict > keeps the first of ties). Returns the mean
@@ -735,6 +791,10 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
             rc = load_checkpoint_tensors(t, net, &opt, best_p, best_b, e);
             opt.step = s->adam_step;
             net->num_batches_tracked = s->nbt;
+            /* the checkpoint's state holds the counters only: settings come from cfg */
+            s->plateau.factor = cfg->plateau_factor;
+            s->plateau.patience = cfg->plateau_patience;
+            s->stop.patience = cfg->early_stop_patience;
         } else {
             s->lr = opt.lr;
             s->plateau = (pe_plateau){cfg->plateau_factor, cfg->plateau_patience, INFINITY, 0};
@@ -822,11 +882,20 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
     int plain = ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE;
     pe_model *m = plain ? bm : pm;
     int rc = 0;
+    int after_pretrain = prev && prev->kind == PH_PRETRAIN && !plain;
     if (s->epoch == 0 && prev) {
-        if (ph->kind == PH_JOINT && prev->kind == PH_PRETRAIN)
+        if (after_pretrain)
             rc = load_pretrained_backbone(t, m, prev->name, e);
         else if (!plain)
             rc = load_phase_output(t, m, prev->name, e);
+    }
+    if (rc == 0 && s->epoch == 0 && !plain && t->cfg->proto_init_latent &&
+        (!prev || after_pretrain)) {
+        rc = init_protos_from_latents(t, m, e);
+    } else if (rc == 0 && s->epoch > 0 && prev && !plain && !after_pretrain) {
+        /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but
+         * the prototypes' sources (not in the checkpoint) come from the previous phase */
+        rc = load_phase_output(t, m, prev->name, e);
     }
     double proj_sim = NAN;
     if (rc == 0) {

@@ -27,7 +27,13 @@ typedef struct {
     int rounds;           /* joint + projection rounds */
     pe_loss_weights lw;
     float warmup_clst;    /* clustering weight during the warm-up */
+    int warmup_last;      /* the last layer also trains (at lr_last, with L1) in the warm-up */
+    int proto_init_latent; /* prototypes start as latents of random training records of
+                              their class (else N(0,1), the authors' init) */
+    float pos_weight_power; /* BCE pos_weight = w_c^power (1 = the spec's (T - n_c) / n_c) */
     int weighted_sampler;
+    int augment;          /* random circular shift, gain and noise on training batches */
+    float aug_scale, aug_noise;
     uint64_t seed;
     int threads;
     int use_dnnl;
@@ -52,7 +58,7 @@ typedef enum {
 } pe_stage;
 
 /* Runs the prototype model's stages (or the baseline) on a prepared cache,
- * writing into run_dir. resume = 1 continues from run_dir/state.json. */
+ * writing into run_dir. resume = 1 continues from run_dir/checkpoint.safetensors. */
 int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
                  pe_stage stage, int resume, pe_error *e);
 

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Bad input through the command line, end to end: broken model files (truncated, another
+# format version, a missing tensor, another label list), bad datasets (an empty split, no
+# rhythm label, a class without positives, an invalid (NaN) sample), records the model
+# cannot use (6 leads, an unusable rate or length, a missing file), bad options, and a
+# 500 Hz record from outside the dataset that must work.
+# Every failing case must exit with a code in 1..127 (no crash, no signal), print a message
+# that names the file or the problem, and leave no sanitizer report. The datasets are
+# synthetic (scripts/make_tiny_ptbxl.py, Python standard library only) and the models are
+# tiny, so the whole test takes seconds. Skips (exit 77) only without python3.
+set -u
+bin=$(realpath "${1:-build/protoecg}")
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "SKIP: python3 not found (needed to write the synthetic datasets)"
+  exit 77
+fi
+if [[ ! -x "$bin" ]]; then
+  echo "FAIL: $bin is not an executable"
+  exit 1
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+n_cases=0
+
+fail() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+
+# The last command's stderr has no sanitizer report and its exit code is not a signal's.
+no_crash() {
+  local name=$1 rc=$2
+  if ((rc >= 128)); then fail "$name: exit code $rc (killed by a signal?)"; return 1; fi
+  if grep -qE "AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error" \
+    "$work/err"; then
+    fail "$name: sanitizer report:"
+    sed 's/^/    /' "$work/err" | head -30
+    return 1
+  fi
+  return 0
+}
+
+# expect_fail NAME REGEX CMD...: CMD exits with 1..127 and its stderr matches REGEX
+# (extended, case-insensitive).
+expect_fail() {
+  local name=$1 re=$2
+  shift 2
+  n_cases=$((n_cases + 1))
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  no_crash "$name" $rc || return
+  if ((rc == 0)); then
+    fail "$name: exit code 0, expected an error"
+  elif ! grep -qiE -- "$re" "$work/err"; then
+    fail "$name: stderr does not match /$re/:"
+    sed 's/^/    /' "$work/err" | head -10
+  else
+    echo "ok: $name (exit $rc): $(grep -iE -m1 -- "$re" "$work/err")"
+  fi
+}
+
+# expect_ok NAME REGEX CMD...: CMD exits with 0 and stdout+stderr match REGEX ('' = any).
+expect_ok() {
+  local name=$1 re=$2
+  shift 2
+  n_cases=$((n_cases + 1))
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  no_crash "$name" $rc || return
+  if ((rc != 0)); then
+    fail "$name: exit code $rc, expected 0:"
+    sed 's/^/    /' "$work/err" | head -10
+  elif [[ -n "$re" ]] && ! cat "$work/out" "$work/err" | grep -qiE -- "$re"; then
+    fail "$name: output does not match /$re/:"
+    cat "$work/out" "$work/err" | sed 's/^/    /' | head -10
+  else
+    echo "ok: $name"
+  fi
+}
+
+# ---- datasets ---------------------------------------------------------------------------
+mk() { "$PY" scripts/make_tiny_ptbxl.py "$work/$1" "${@:2}" || { echo "FAIL: make_tiny_ptbxl.py $*"; exit 1; }; }
+mk good --500hz
+mk empty_split --empty-split --n 20
+mk no_rhythm --no-rhythm-labels --n 20
+mk no_pace --class-without-positives --n 30
+mk nan --nan --n 30
+mk six --6leads --n 20
+D=$work/good
+REC=$D/records100/00000/00001_lr
+
+tiny=(--width 4 --latent 16 --protos-per-class 2 --epochs 1 --epochs-pretrain 0
+      --epochs-warmup 0 --epochs-last 1 --batch 16 --threads 1)
+if ! "$bin" train --ptbxl "$D" --out "$work/run" "${tiny[@]}" --quiet >"$work/out" 2>"$work/err"; then
+  cat "$work/err"
+  echo "FAIL: the tiny training run on the good synthetic dataset failed"
+  exit 1
+fi
+M=$work/run/model.safetensors
+ST=scripts/safetensors_edit.py
+
+# ---- model files ------------------------------------------------------------------------
+size=$(stat -c %s "$M")
+head -c 100 "$M" >"$work/trunc_header.st"
+head -c $((size - 100)) "$M" >"$work/trunc_data.st"
+: >"$work/empty.st"
+"$PY" $ST "$M" "$work/v2.st" --set-meta format_version=2
+"$PY" $ST "$M" "$work/other_format.st" --set-meta format=some-other-model
+"$PY" $ST "$M" "$work/missing_tensor.st" --drop-tensor prototype_vectors
+"$PY" $ST "$M" "$work/labels.st" --set-meta 'labels=["SR","AFIB","STACH"]'
+"$PY" $ST "$M" "$work/labels_order.st" --set-meta \
+  'labels=["IVCD","1AVB","3AVB","2AVB","SR","AFIB","STACH","SARRH","SBRAD","PACE","SVARR","BIGU","AFLT","SVTAC","PSVT","TRIGU"]'
+"$PY" $ST "$M" "$work/labels_json.st" --set-meta 'labels=[not json'
+"$PY" $ST "$M" "$work/copy.st"
+expect_ok "an unedited rewrite of the model loads (the editor is faithful)" "00001_lr" \
+  "$bin" predict --model "$work/copy.st" "$REC"
+
+for cmd in predict explain eval; do
+  run() {
+    case $cmd in
+      predict) "$bin" predict --model "$1" "$REC" ;;
+      explain) "$bin" explain --model "$1" "$REC" ;;
+      eval) "$bin" eval --model "$1" --ptbxl "$D" --bootstrap 0 --quiet --cache "$work/evc.bin" ;;
+    esac
+  }
+  expect_fail "$cmd: model truncated in its header" "trunc_header.st.*truncated" run "$work/trunc_header.st"
+  expect_fail "$cmd: model truncated in its data" "trunc_data.st.*truncated" run "$work/trunc_data.st"
+  expect_fail "$cmd: empty model file" "empty.st.*not a safetensors file" run "$work/empty.st"
+  expect_fail "$cmd: model of format version 2" "v2.st.*format version 2" run "$work/v2.st"
+  expect_fail "$cmd: not a protoecg model" "other_format.st.*not a protoecg model" run "$work/other_format.st"
+  expect_fail "$cmd: model without prototype_vectors" "missing_tensor.st.*missing tensor prototype_vectors" \
+    run "$work/missing_tensor.st"
+  expect_fail "$cmd: model with 3 labels" "labels.st.*label list differs" run "$work/labels.st"
+  expect_fail "$cmd: model with the labels in another order" "labels_order.st.*label list differs" \
+    run "$work/labels_order.st"
+  expect_fail "$cmd: model whose labels are not JSON" "labels_json.st.*'labels'.*not valid JSON" \
+    run "$work/labels_json.st"
+  expect_fail "$cmd: model file that does not exist" "nope.st.*cannot open" run "$work/nope.st"
+done
+
+# ---- training data ----------------------------------------------------------------------
+expect_fail "train: empty test split" "test split is empty" \
+  "$bin" train --ptbxl "$work/empty_split" --out "$work/r_empty" "${tiny[@]}" --quiet
+expect_fail "train: no rhythm label at all" "no training record carries any of the 16 rhythm labels" \
+  "$bin" train --ptbxl "$work/no_rhythm" --out "$work/r_norhythm" "${tiny[@]}" --quiet
+expect_ok "train: PACE without positives works, with a warning" "warning: class PACE has no training positive" \
+  "$bin" train --ptbxl "$work/no_pace" --out "$work/r_nopace" "${tiny[@]}"
+[[ -s "$work/r_nopace/model.safetensors" ]] || fail "train without PACE positives wrote no model"
+if grep -qiE "nan|inf" "$work/r_nopace/metrics.jsonl"; then
+  fail "train without PACE positives: NaN/inf in metrics.jsonl"
+fi
+expect_ok "prepare: a record with invalid (NaN) samples is skipped with its reason" \
+  "skipping ecg_id 4: .*00004_lr: lead 2 has a non-finite sample" \
+  "$bin" prepare --ptbxl "$work/nan" --out "$work/nan.bin" --threads 1
+grep -q "29 records (1 skipped of 30 rows)" "$work/out" || fail "prepare (NaN): count not reported: $(cat "$work/out")"
+expect_ok "train: dataset with a NaN record trains on the rest" "skipping ecg_id 4" \
+  "$bin" train --ptbxl "$work/nan" --out "$work/r_nan" "${tiny[@]}" --quiet
+expect_fail "predict: record with a NaN sample" "00004_lr.*non-finite sample" \
+  "$bin" predict --model "$M" "$work/nan/records100/00000/00004_lr"
+expect_fail "train: --resume without a run" "nothing to resume in .*r_none" \
+  "$bin" train --ptbxl "$D" --out "$work/r_none" "${tiny[@]}" --resume --quiet
+expect_fail "train: a new run over a finished one" "already holds a training run.*--resume" \
+  "$bin" train --ptbxl "$D" --out "$work/run" "${tiny[@]}" --quiet
+expect_fail "train: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \
+  "$bin" train --ptbxl "$work/missing_dir" --out "$work/r_missing" "${tiny[@]}" --quiet
+expect_fail "train: no --ptbxl" "--ptbxl DIR is required" "$bin" train --out "$work/r_x"
+expect_fail "prepare: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \
+  "$bin" prepare --ptbxl "$work/missing_dir" --out "$work/x.bin"
+expect_fail "prepare: dataset with only 6-lead records" "no record could be read" \
+  "$bin" prepare --ptbxl "$work/six" --out "$work/six.bin" --quiet
+
+# ---- eval options -------------------------------------------------------------------------
+expect_fail "eval: --split train" "--split must be 'test' or 'val', got 'train'" \
+  "$bin" eval --model "$M" --ptbxl "$D" --split train
+expect_fail "eval: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \
+  "$bin" eval --model "$M" --ptbxl "$work/missing_dir" --quiet
+expect_fail "eval: no --ptbxl" "--ptbxl DIR is required" "$bin" eval --model "$M"
+expect_ok "eval: the tiny model on the synthetic test split" "macro-AUROC" \
+  "$bin" eval --model "$M" --ptbxl "$D" --bootstrap 20 --quiet
+
+# ---- records for predict / explain -----------------------------------------------------------
+SIX=$work/six/records100/00000/00001_lr
+expect_fail "predict: 6-lead record" "00001_lr.*6 leads.*12 standard leads" "$bin" predict --model "$M" "$SIX"
+expect_fail "explain: 6-lead record" "00001_lr.*6 leads.*12 standard leads" "$bin" explain --model "$M" "$SIX"
+expect_fail "predict: record that does not exist" "nowhere/00001_lr.hea: cannot open" \
+  "$bin" predict --model "$M" "$work/nowhere/00001_lr"
+expect_fail "explain: record that does not exist" "nowhere/00001_lr.hea: cannot open" \
+  "$bin" explain --model "$M" "$work/nowhere/00001_lr"
+expect_fail "predict: one good and one missing record (exit 1, good one still printed)" \
+  "nowhere/00002_lr.hea: cannot open" "$bin" predict --model "$M" "$REC" "$work/nowhere/00002_lr"
+grep -q "00001_lr:" "$work/out" || fail "predict: the good record's result is missing when another fails"
+expect_fail "explain: ecg_id without --ptbxl" "needs --ptbxl" "$bin" explain --model "$M" 3
+expect_fail "explain: ecg_id not in the dataset" "ecg_id 999 is not in .*ptbxl_database.csv" \
+  "$bin" explain --model "$M" --ptbxl "$D" 999
+
+# a 500 Hz record in a directory of its own (outside any dataset): resampled, works
+out500=$work/outside
+mkdir -p "$out500"
+cp "$D"/records500/00000/00002_hr.hea "$D"/records500/00000/00002_hr.dat "$out500/"
+expect_ok "explain: 500 Hz record outside the dataset" "outside/00002_hr" \
+  "$bin" explain --model "$M" "$out500/00002_hr" --json "$work/ex500.json"
+grep -q '"probabilities"' "$work/ex500.json" 2>/dev/null || fail "explain 500 Hz: no JSON written"
+expect_ok "explain: 500 Hz record outside the dataset, HTML with the prototypes' sources" "" \
+  "$bin" explain --model "$M" --ptbxl "$D" "$out500/00002_hr" --html "$work/ex500.html"
+grep -q "<svg" "$work/ex500.html" 2>/dev/null || fail "explain 500 Hz: no SVG in the HTML page"
+expect_ok "predict: 500 Hz record outside the dataset" "outside/00002_hr:" \
+  "$bin" predict --model "$M" "$out500/00002_hr"
+expect_ok "explain: 100 Hz record given by its path" "" \
+  "$bin" explain --model "$M" "$REC"
+
+# rates and lengths that cannot be used (same samples, edited record line)
+sed '1s/ 500 5000$/ 257.3 5000/' "$out500/00002_hr.hea" >"$out500/rate.hea"
+sed '1s/ 500 5000$/ 250 5000/' "$out500/00002_hr.hea" >"$out500/len.hea"
+expect_fail "explain: record at 257.3 Hz" "rate.*sampling rate 257.3 Hz cannot be used" \
+  "$bin" explain --model "$M" "$out500/rate"
+expect_fail "predict: record of 20 s (5000 samples at 250 Hz)" "len.*5000 samples at 250 Hz.*exactly 10 s" \
+  "$bin" predict --model "$M" "$out500/len"
+
+# a baseline model has no prototypes to explain with
+expect_ok "train: tiny baseline" "" \
+  "$bin" train --ptbxl "$D" --out "$work/base" --stage baseline "${tiny[@]}" --quiet
+expect_fail "explain: baseline model" "baseline.*no prototypes" \
+  "$bin" explain --model "$work/base/baseline.safetensors" "$REC"
+
+echo "$n_cases cases, $fails failure(s)"
+((fails == 0)) || exit 1
+exit 0

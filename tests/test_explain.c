@@ -1,0 +1,82 @@
+/* Explanations add up: for real records, the own + other prototype contributions
+ * equal the logit (1e-5), the listed contributions are weight x similarity, the
+ * top prototypes are the most similar of their class, and the similarities and
+ * probabilities equal an independent forward pass of the same preprocessed input. */
+#include "check.h"
+#include "api/internal.h"
+#include "model/modelfile.h"
+#include "protoecg.h"
+
+#include <unistd.h>
+
+int main(void) {
+    REQUIRE_DATA(dir);
+    pe_error e = {{0}};
+    pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
+    cfg.base_width = 8;
+    cfg.latent_dim = 32;
+    cfg.protos_per_class = 3;
+    pe_model m;
+    CHECK(pe_model_init(&m, &cfg, 1, 123, 0, &e) == 0);
+    /* a last layer that is not the init pattern, so every term matters */
+    for (int i = 0; i < 16 * m.net.n_protos; i++) m.net.params[m.net.last_w + i] += 0.01f * (float)(i % 7);
+    for (int p = 0; p < m.net.n_protos; p++) m.sources[p].ecg_id = 1000 + p;
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/pe_test_explain_%ld.safetensors", (long)getpid());
+    CHECK(pe_model_save(&m, path, 0, &e) == 0);
+
+    pe_classifier *c = pe_classifier_load(path, &e);
+    CHECK_MSG(c != NULL, "%s", e.msg);
+    const char *records[] = {"records100/00000/00001_lr", "records100/00000/00452_lr",
+                             "records100/02000/02045_lr"};
+    for (int r = 0; c && r < 3; r++) {
+        char rec[8192];
+        snprintf(rec, sizeof rec, "%s/%s", dir, records[r]);
+        float *sig = NULL, probs[16], probs2[16];
+        int nl;
+        long ns;
+        double fs;
+        CHECK_MSG(pe_record_read(rec, &sig, &nl, &ns, &fs, &e) == 0, "%s", e.msg);
+        pe_class_explanation ex[16];
+        CHECK(pe_explain(c, sig, nl, ns, fs, 3, probs, ex, &e) == 0);
+        CHECK(pe_classify(c, sig, nl, ns, fs, probs2, &e) == 0);
+        /* independent pass: preprocess, forward the model m (same weights) */
+        float x[12 * 1000];
+        CHECK(pe_preprocess(c, sig, nl, ns, fs, x, &e) == 0);
+        CHECK(pe_net_forward(&m.net, x, 1, 0, &e) == 0);
+        const float *W = m.net.params + m.net.last_w;
+        int P = m.net.n_protos, K = cfg.protos_per_class;
+        for (int k = 0; k < 16; k++) {
+            CHECK_CLOSE(probs[k], probs2[k], 0, 0);
+            CHECK_CLOSE(ex[k].logit, m.net.logits[k], 1e-5, 1e-5);
+            CHECK_CLOSE(ex[k].contrib_own + ex[k].contrib_other, ex[k].logit, 1e-5, 0);
+            CHECK(ex[k].n_top == 3);
+            for (int t = 0; t < ex[k].n_top; t++) {
+                const pe_proto_evidence *ev = &ex[k].top[t];
+                CHECK(ev->prototype / K == k);
+                CHECK_CLOSE(ev->similarity, m.net.sim[ev->prototype], 1e-6, 1e-6);
+                CHECK_CLOSE(ev->weight, W[k * P + ev->prototype], 0, 0);
+                CHECK_CLOSE(ev->contribution, ev->weight * ev->similarity, 1e-7, 1e-6);
+                CHECK(ev->source_ecg_id == 1000 + ev->prototype);
+                if (t > 0) CHECK(ev->similarity <= ex[k].top[t - 1].similarity);
+            }
+            /* the top one is the most similar prototype of its class */
+            for (int j = 0; j < K; j++) CHECK(m.net.sim[k * K + j] <= ex[k].top[0].similarity);
+        }
+        free(sig);
+    }
+    /* a record with another lead count is refused with a clear message */
+    float six[6 * 1000] = {0}, probs[16];
+    CHECK(c && pe_classify(c, six, 6, 1000, 100, probs, &e) != 0);
+    CHECK_CONTAINS(e.msg, "6 leads");
+    float nan_sig[12 * 1000] = {0};
+    nan_sig[5] = NAN;
+    CHECK(c && pe_classify(c, nan_sig, 12, 1000, 100, probs, &e) != 0);
+    CHECK_CONTAINS(e.msg, "non-finite");
+    CHECK(c && pe_classify(c, nan_sig, 12, 1000, 250.5, probs, &e) != 0);
+    CHECK_CONTAINS(e.msg, "250.5 Hz");
+    pe_classifier_free(c);
+    pe_model_free(&m);
+    unlink(path);
+    TEST_END();
+}
