@@ -77,15 +77,6 @@ int pe_record_read(const char *record_path, float **signal, int *n_leads, long *
     return 0;
 }
 
-static long gcd_long(long a, long b) {
-    while (b) {
-        long t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,
                        pe_error *e) {
     if (n_leads != PE_NUM_LEADS)
@@ -102,7 +93,6 @@ int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double 
         if (!isfinite(signal[i]))
             return pe_fail(e, "lead %ld has a non-finite sample (NaN or inf) at %ld", i / n_samples,
                            i % n_samples);
-    long g = gcd_long(PE_SAMPLING_HZ, ifs);
     for (int l = 0; l < PE_NUM_LEADS; l++) {
         float *y = out + (size_t)l * PE_NUM_SAMPLES;
         const float *x = signal + (size_t)l * n_samples;
@@ -110,8 +100,8 @@ int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double 
             memcpy(y, x, PE_NUM_SAMPLES * sizeof(float));
         } else {
             long ny = 0;
-            if (pe_resample_poly(x, n_samples, (int)(PE_SAMPLING_HZ / g), (int)(ifs / g), y, &ny,
-                                 e))
+            /* pe_resample_poly reduces up/down by their gcd itself */
+            if (pe_resample_poly(x, n_samples, PE_SAMPLING_HZ, (int)ifs, y, &ny, e))
                 return -1;
             if (ny != PE_NUM_SAMPLES) return pe_fail(e, "resampling gave %ld samples", ny);
         }

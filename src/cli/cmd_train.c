@@ -36,6 +36,7 @@ static void usage(FILE *f) {
         "  --weighted-sampler     draw training records by class weight\n"
         "  --pos-weight-power X   BCE pos_weight = w_c^X (default 1: w_c = (T - n_c) / n_c)\n"
         "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
+        "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
         "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
         "                         of their class, or N(0,1) as the authors\n"
@@ -156,6 +157,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--l1", c.lw.l1)
         DBL_OPT("--warmup-clst", c.warmup_clst)
         DBL_OPT("--pos-weight-power", c.pos_weight_power)
+        DBL_OPT("--warmup-proto-lr", c.warmup_proto_lr)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;

@@ -28,6 +28,7 @@ typedef struct {
     pe_loss_weights lw;
     float warmup_clst;    /* clustering weight during the warm-up */
     int warmup_last;      /* the last layer also trains (at lr_last, with L1) in the warm-up */
+    float warmup_proto_lr; /* prototype learning rate in the warm-up, as a multiple of lr */
     int proto_init_latent; /* prototypes start as latents of random training records of
                               their class (else N(0,1), the authors' init) */
     float pos_weight_power; /* BCE pos_weight = w_c^power (1 = the spec's (T - n_c) / n_c) */
