@@ -147,6 +147,9 @@ static void test_proto(const float *x, int quick) {
     }
     omp_set_num_threads(1);
     CHECK(pe_infer_plan_count(net.infer) >= 2);
+    printf("plans %d, convolutions with private weights %d\n", pe_infer_plan_count(net.infer),
+           pe_infer_private_weight_count(net.infer));
+    CHECK(pe_infer_private_weight_count(net.infer) < 20 * pe_infer_plan_count(net.infer));
 
     /* backward after pe_net_infer is refused */
     float dl[NREC * PE_NUM_CLASSES] = {0};

@@ -12,8 +12,9 @@
  *   identity block: c1 cur -> t;  c2 t -> cur (sum post-op: cur holds the shortcut)
  *   down block:     c1 cur -> t;  down cur -> d;  c2 t -> d (sum: d holds the shortcut);
  *                   the output is d
- * Weights and biases are owned by the plan (allocated by oneDNN in the layout the
- * convolution chose) and written by fold(). */
+ * Weights and biases live in the engine's per-convolution stores (allocated by oneDNN
+ * in the layout the first plan's convolution chose; later plans ask for that layout),
+ * or in a plan when its convolution wants another layout; fold() writes them. */
 #include "model/infer.h"
 
 #include <dnnl.h>
@@ -38,15 +39,28 @@ typedef struct {
     dnnl_primitive_t prim;
     int nargs;
     dnnl_exec_arg_t args[MAX_ARGS];
-    int slot[MAX_ARGS]; /* buffer slot bound to each argument, -1 = own storage */
+    int slot[MAX_ARGS]; /* buffer slot bound to each argument; SLOT_OWN: storage of its
+                           own; SLOT_SHARED: a memory object owned by the engine */
 } step;
 
-/* A folded convolution: where its weights and BN live in the net, and the plan's
- * weight and bias memory (owned by the conv step's argument list). */
+enum { SLOT_OWN = -1, SLOT_SHARED = -2 };
+
+/* Folded weights and bias of one convolution in the layout its primitive reads. Plans
+ * of one precision share them when they choose the same weights layout (the usual
+ * case: the layout depends on the channels, not the batch). */
+typedef struct {
+    dnnl_memory_t wei, bias; /* NULL until the first plan creates them */
+    int folded_version;
+} weight_store;
+
+/* A folded convolution: where its weights and BN live in the net, and the weight and
+ * bias memory its primitive reads (shared store, or the plan's own). */
 typedef struct {
     pe_conv1d_shape shape;
     size_t w, gamma, beta, rmean, rvar;
     dnnl_memory_t wei, bias;
+    int *folded_version; /* the store's, or own_version */
+    int own_version;
 } fold_rec;
 
 typedef struct {
@@ -69,6 +83,7 @@ struct pe_infer {
     dnnl_primitive_attr_t plain_attr;     /* user scratchpad, for reorders */
     plan *plans[MAX_PLANS];
     int n_plans;
+    weight_store ws[2][MAX_CONVS]; /* [bf16][conv index in build order] */
     void *buf[NUM_SLOTS];
     size_t buf_size[NUM_SLOTS];
     int version;
@@ -125,7 +140,8 @@ static void plan_destroy(plan *p) {
         step *s = &p->steps[i];
         if (s->prim) dnnl_primitive_destroy(s->prim);
         for (int a = 0; a < s->nargs; a++)
-            if (s->args[a].memory) dnnl_memory_destroy(s->args[a].memory);
+            if (s->args[a].memory && s->slot[a] != SLOT_SHARED)
+                dnnl_memory_destroy(s->args[a].memory);
     }
     free(p);
 }
@@ -133,6 +149,11 @@ static void plan_destroy(plan *p) {
 void pe_infer_destroy(pe_infer *inf) {
     if (!inf) return;
     for (int i = 0; i < inf->n_plans; i++) plan_destroy(inf->plans[i]);
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < MAX_CONVS; k++) {
+            if (inf->ws[d][k].wei) dnnl_memory_destroy(inf->ws[d][k].wei);
+            if (inf->ws[d][k].bias) dnnl_memory_destroy(inf->ws[d][k].bias);
+        }
     for (int s = 0; s < NUM_SLOTS; s++) free(inf->buf[s]);
     for (int k = 0; k < NUM_POST; k++)
         if (inf->attr[k]) dnnl_primitive_attr_destroy(inf->attr[k]);
@@ -147,6 +168,14 @@ void pe_infer_invalidate(pe_infer *inf) {
 }
 
 int pe_infer_plan_count(const pe_infer *inf) { return inf ? inf->n_plans : 0; }
+
+int pe_infer_private_weight_count(const pe_infer *inf) {
+    int n = 0;
+    for (int i = 0; inf && i < inf->n_plans; i++)
+        for (int k = 0; k < inf->plans[i]->n_convs; k++)
+            n += inf->plans[i]->convs[k].folded_version == &inf->plans[i]->convs[k].own_version;
+    return n;
+}
 
 /* ---- plan building ------------------------------------------------------------ */
 
@@ -167,7 +196,7 @@ static step *step_new(plan *p, const_dnnl_primitive_desc_t pd, pe_error *e) {
 }
 
 /* Adds argument `arg` with layout md to step s: bound to buffer `slot` at run time,
- * or (slot < 0) with its own storage allocated by oneDNN. */
+ * or (SLOT_OWN) with its own storage allocated by oneDNN. */
 static dnnl_memory_t step_arg(pe_infer *inf, plan *p, step *s, int arg,
                               const dnnl_memory_desc_t *md, int slot, pe_error *e) {
     dnnl_memory_t m = NULL;
@@ -184,6 +213,12 @@ static dnnl_memory_t step_arg(pe_infer *inf, plan *p, step *s, int arg,
         if (sz > p->need[slot]) p->need[slot] = sz;
     }
     return m;
+}
+
+/* Adds argument `arg` bound to memory object m owned by the engine. */
+static void step_shared(step *s, int arg, dnnl_memory_t m) {
+    s->args[s->nargs] = (dnnl_exec_arg_t){arg, m};
+    s->slot[s->nargs++] = SLOT_SHARED;
 }
 
 /* Adds the scratchpad argument of pd to s if it needs one. */
@@ -236,12 +271,26 @@ static int add_conv(pe_infer *inf, plan *p, const pe_convbn *cb,
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a));
     int pad_r = (sh->Lout - 1) * sh->stride + sh->K - sh->Lin - sh->pad;
     dnnl_dims_t strides = {sh->stride}, pad_l = {sh->pad}, pad_rr = {pad_r < 0 ? 0 : pad_r};
+    if (p->n_convs == MAX_CONVS) return pe_fail(e, "infer: too many convolutions");
+    weight_store *store = &inf->ws[p->bf16][p->n_convs];
     dnnl_convolution_desc_t cd;
-    DNNL_TRY(dnnl_convolution_forward_desc_init(
-        &cd, dnnl_forward_inference, dnnl_convolution_direct, src_md ? src_md : &any_src, &any_w,
-        &bias_md, dst_md ? dst_md : &any_dst, strides, pad_l, pad_rr));
     dnnl_primitive_desc_t pd = NULL;
-    DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, inf->attr[post], inf->engine, NULL));
+    if (store->wei) { /* ask for the stored weights layout first */
+        const dnnl_memory_desc_t *smd = NULL;
+        DNNL_TRY(dnnl_memory_get_memory_desc(store->wei, &smd));
+        DNNL_TRY(dnnl_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, dnnl_convolution_direct, src_md ? src_md : &any_src, smd,
+            &bias_md, dst_md ? dst_md : &any_dst, strides, pad_l, pad_rr));
+        if (dnnl_primitive_desc_create(&pd, &cd, inf->attr[post], inf->engine, NULL) !=
+            dnnl_success)
+            pd = NULL;
+    }
+    if (!pd) {
+        DNNL_TRY(dnnl_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, dnnl_convolution_direct, src_md ? src_md : &any_src,
+            &any_w, &bias_md, dst_md ? dst_md : &any_dst, strides, pad_l, pad_rr));
+        DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, inf->attr[post], inf->engine, NULL));
+    }
     const dnnl_memory_desc_t *psrc = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *pw = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *pdst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
@@ -256,17 +305,39 @@ static int add_conv(pe_infer *inf, plan *p, const pe_convbn *cb,
             rc = add_reorder(inf, p, &x_md, SLOT_X, psrc, SLOT_IN, e);
         }
     }
-    if (rc == 0 && p->n_convs == MAX_CONVS) rc = pe_fail(e, "infer: too many convolutions");
+    if (rc == 0 && !store->wei) { /* the first plan of this precision creates the store */
+        dnnl_status_t st = dnnl_memory_create(&store->wei, pw, inf->engine, DNNL_MEMORY_ALLOCATE);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&store->bias, &bias_md, inf->engine, DNNL_MEMORY_ALLOCATE);
+        if (st != dnnl_success) {
+            rc = pe_fail(e, "infer: allocating folded weights failed: %s", dnnl_status2str(st));
+        } else {
+            store->folded_version = inf->version - 1;
+        }
+    }
+    int shared = 0;
+    if (rc == 0) {
+        const dnnl_memory_desc_t *smd = NULL;
+        shared = dnnl_memory_get_memory_desc(store->wei, &smd) == dnnl_success &&
+                 dnnl_memory_desc_equal(smd, pw);
+    }
     step *s = rc == 0 ? step_new(p, pd, e) : NULL;
     fold_rec *f = &p->convs[p->n_convs];
     if (s) {
         f->shape = *sh;
         f->w = cb->w, f->gamma = cb->gamma, f->beta = cb->beta;
         f->rmean = cb->rmean, f->rvar = cb->rvar;
-        rc = !step_arg(inf, p, s, DNNL_ARG_SRC, psrc, src_slot, e) ||
-             !(f->wei = step_arg(inf, p, s, DNNL_ARG_WEIGHTS, pw, -1, e)) ||
-             !(f->bias = step_arg(inf, p, s, DNNL_ARG_BIAS, &bias_md, -1, e)) ||
-             !step_arg(inf, p, s, DNNL_ARG_DST, pdst, dst_slot, e) ||
+        f->own_version = inf->version - 1;
+        f->folded_version = shared ? &store->folded_version : &f->own_version;
+        rc = !step_arg(inf, p, s, DNNL_ARG_SRC, psrc, src_slot, e);
+        if (rc == 0 && shared) {
+            step_shared(s, DNNL_ARG_WEIGHTS, f->wei = store->wei);
+            step_shared(s, DNNL_ARG_BIAS, f->bias = store->bias);
+        } else if (rc == 0) { /* another layout: weights of the plan's own */
+            rc = !(f->wei = step_arg(inf, p, s, DNNL_ARG_WEIGHTS, pw, SLOT_OWN, e)) ||
+                 !(f->bias = step_arg(inf, p, s, DNNL_ARG_BIAS, &bias_md, SLOT_OWN, e));
+        }
+        rc = rc || !step_arg(inf, p, s, DNNL_ARG_DST, pdst, dst_slot, e) ||
              step_scratch(inf, p, s, pd, e);
         if (rc == 0) p->n_convs++;
         *out_md = *pdst;
@@ -392,6 +463,7 @@ static int fold(pe_infer *inf, plan *p, const pe_net *net, pe_error *e) {
     int rc = 0;
     for (int i = 0; rc == 0 && i < p->n_convs; i++) {
         const fold_rec *f = &p->convs[i];
+        if (*f->folded_version == inf->version) continue; /* a shared store already done */
         const pe_conv1d_shape *s = &f->shape;
         const float *w = net->params + f->w, *g = net->params + f->gamma;
         const float *b = net->params + f->beta;
@@ -428,6 +500,7 @@ static int fold(pe_infer *inf, plan *p, const pe_net *net, pe_error *e) {
         if (user) dnnl_memory_destroy(user);
         if (rc == 0 && st != dnnl_success)
             rc = pe_fail(e, "infer: reordering folded weights failed: %s", dnnl_status2str(st));
+        if (rc == 0) *f->folded_version = inf->version;
     }
     free(tmp);
     if (rc == 0) p->folded_version = inf->version;

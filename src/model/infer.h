@@ -13,11 +13,12 @@
  *   x (B,12,1000) -[reorder]-> stem conv+bias+ReLU (B,w,500) -> maxpool (B,w,250)
  *   -> 8 x [c1+bias+ReLU -> (down conv+bias) -> c2+bias+sum+ReLU] -> GAP -> h (B,8w)
  *
- * A plan holds the primitives for one (batch, thread count, precision) and its
- * own copy of the folded weights in the primitives' layout; activation buffers
- * (three ping-pong buffers plus the input reorder) and the scratchpad are shared
- * by all plans and sized for the largest batch seen. Nothing of the training
- * path (saved activations, gradients) is touched.
+ * A plan holds the primitives for one (batch, thread count, precision). The folded
+ * weights (in the primitives' layout), the activation buffers (three ping-pong
+ * buffers plus the input reorder, sized for the largest batch seen) and the
+ * scratchpad are shared by all plans; a plan whose convolution wants another weights
+ * layout keeps its own copy. Nothing of the training path (saved activations,
+ * gradients) is touched.
  *
  * The weights are folded when a plan is built and again after pe_infer_invalidate
  * (the net's parameters or BN statistics changed). */
@@ -33,8 +34,10 @@ void pe_infer_destroy(pe_infer *inf);
 /* Marks every plan's folded weights stale: they are refolded from the net on the
  * next pe_infer_backbone call. */
 void pe_infer_invalidate(pe_infer *inf);
-/* Number of cached plans; for tests. */
+/* Number of cached plans, and of convolutions (over all plans) with weights of their
+ * own instead of the shared ones; for tests. */
 int pe_infer_plan_count(const pe_infer *inf);
+int pe_infer_private_weight_count(const pe_infer *inf);
 
 /* x (B, leads, len) float32 -> h (B, F) float32, eval mode, 1 <= B. The plan for
  * (B, omp_get_max_threads(), net->precision) is built on first use. */
