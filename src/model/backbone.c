@@ -10,9 +10,6 @@
 
 #include "util/error.h"
 
-#define BN_EPS 1e-5f
-#define BN_MOMENTUM 0.1f
-
 /* ---- conv + BN -------------------------------------------------------------- */
 
 /* in (B,Cin,Lin) -> cb->bn_out (B,Cout,Lout) */
@@ -31,10 +28,10 @@ static int convbn_forward(pe_net *net, pe_convbn *cb, const float *in, int B, in
     float *rm = net->buffers + cb->rmean, *rv = net->buffers + cb->rvar;
     if (training)
         pe_batchnorm_forward_train(cb->bn_out, cb->mean, cb->rstd, cb->conv_out, g, b, rm, rv, B,
-                                   s.Cout, s.Lout, BN_MOMENTUM, BN_EPS);
+                                   s.Cout, s.Lout, PE_BN_MOMENTUM, PE_BN_EPS);
     else
         pe_batchnorm_forward_eval(cb->bn_out, cb->conv_out, g, b, rm, rv, B, s.Cout, s.Lout,
-                                  BN_EPS);
+                                  PE_BN_EPS);
     return 0;
 }
 
@@ -103,6 +100,7 @@ static int block_backward(pe_net *net, pe_block *blk, float *din, const float *d
 /* ---- whole backbone --------------------------------------------------------- */
 
 int pe_backbone_forward(pe_net *net, const float *x, int B, int training, pe_error *e) {
+    if (net->dnnl) return pe_backbone_nwc_forward(net, x, B, training, e);
     if (convbn_forward(net, &net->stem, x, B, training, e)) return -1;
     size_t n = act_size(&net->stem, B);
     pe_relu_forward(net->stem_relu, net->stem.bn_out, n);
@@ -120,6 +118,7 @@ int pe_backbone_forward(pe_net *net, const float *x, int B, int training, pe_err
 }
 
 int pe_backbone_backward(pe_net *net, const float *dh, int B, pe_error *e) {
+    if (net->dnnl) return pe_backbone_nwc_backward(net, dh, B, e);
     float *g = net->scratch[3], *gnext = net->scratch[4];
     const pe_convbn *last = &net->blocks[7].c2;
     memset(g, 0, act_size(last, B) * sizeof(float));

@@ -36,6 +36,7 @@ void pe_model_free(pe_model *m) {
 }
 
 void pe_net_copy_weights(pe_net *dst, const pe_net *src) {
+    pe_net_weights_changed(dst);
     memcpy(dst->params, src->params, src->n_params * sizeof(float));
     memcpy(dst->buffers, src->buffers, src->n_buffers * sizeof(float));
     dst->num_batches_tracked = src->num_batches_tracked;

@@ -2,12 +2,16 @@
  * forward and backward. See net.h for the layout. */
 #include "model/net.h"
 
+#include <cblas.h>
+#include <dnnl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/backbone.h"
+#include "model/infer.h"
+#include "nn/nwc.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -160,9 +164,9 @@ static void init_params(pe_net *net, uint64_t seed) {
     }
     if (net->cfg.head == PE_HEAD_PROTO) {
         int P = net->n_protos, C = net->cfg.n_classes, K = net->cfg.protos_per_class;
-        float *I = net->buffers + net->class_identity;
+        float *ident = net->buffers + net->class_identity;
         for (int p = 0; p < P; p++)
-            for (int c = 0; c < C; c++) I[p * C + c] = (p / K == c) ? 1.0f : 0.0f;
+            for (int c = 0; c < C; c++) ident[p * C + c] = (p / K == c) ? 1.0f : 0.0f;
         pe_net_reset_last_layer(net);
     }
 }
@@ -170,10 +174,10 @@ static void init_params(pe_net *net, uint64_t seed) {
 void pe_net_reset_last_layer(pe_net *net) {
     if (net->cfg.head != PE_HEAD_PROTO) return;
     int P = net->n_protos, C = net->cfg.n_classes;
-    const float *I = net->buffers + net->class_identity;
+    const float *ident = net->buffers + net->class_identity;
     float *W = net->params + net->last_w;
     for (int c = 0; c < C; c++)
-        for (int p = 0; p < P; p++) W[c * P + p] = I[p * C + c] > 0.5f ? 1.0f : -0.5f;
+        for (int p = 0; p < P; p++) W[c * P + p] = ident[p * C + c] > 0.5f ? 1.0f : -0.5f;
 }
 
 /* ---- allocation ------------------------------------------------------------- */
@@ -190,6 +194,58 @@ static float *owned_alloc(owned_list *o, size_t n) {
     float *p = calloc(n ? n : 1, sizeof(float));
     o->ptr[o->n++] = p;
     return p;
+}
+
+/* Allocates the backbone activations kept for backward and the backward scratch
+ * for max_batch records; called by the first pe_net_forward. */
+static int alloc_training_acts(pe_net *net, pe_error *e) {
+    owned_list *o = net->owned;
+    const pe_net_config *cfg = &net->cfg;
+    int B = net->max_batch;
+    int ok = 1;
+#define ALLOC_CB(cb)                                                                   \
+    do {                                                                               \
+        size_t n_ = (size_t)B * (cb).shape.Cout * (cb).shape.Lout;                     \
+        (cb).conv_out = owned_alloc(o, n_);                                            \
+        (cb).bn_out = net->dnnl ? NULL : owned_alloc(o, n_);                           \
+        (cb).mean = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
+        (cb).rstd = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
+        ok = ok && (cb).conv_out && ((cb).bn_out || net->dnnl) && (cb).mean && (cb).rstd; \
+    } while (0)
+    if (net->dnnl) {
+        net->x_nwc = owned_alloc(o, (size_t)B * cfg->in_leads * cfg->in_len);
+        /* doubles, as twice the floats */
+        net->nwc_work = (double *)owned_alloc(o, 2 * pe_nwc_work_len(net->feat_dim));
+        ok = ok && net->x_nwc && net->nwc_work;
+    }
+    ALLOC_CB(net->stem);
+    size_t stem_n = (size_t)B * net->stem.shape.Cout * net->stem.shape.Lout;
+    net->stem_relu = owned_alloc(o, stem_n);
+    int Lp = pe_conv1d_out_len(net->stem.shape.Lout, 3, 2, 1);
+    size_t pool_n = (size_t)B * net->stem.shape.Cout * Lp;
+    net->pool_out = owned_alloc(o, pool_n);
+    net->pool_arg = (int32_t *)owned_alloc(o, pool_n);
+    ok = ok && net->stem_relu && net->pool_out && net->pool_arg;
+    size_t max_act = stem_n;
+    for (int i = 0; i < 8; i++) {
+        pe_block *b = &net->blocks[i];
+        ALLOC_CB(b->c1);
+        ALLOC_CB(b->c2);
+        if (b->has_down) ALLOC_CB(b->down);
+        size_t bn = (size_t)B * b->c1.shape.Cout * b->c1.shape.Lout;
+        b->relu1 = owned_alloc(o, bn);
+        b->out = owned_alloc(o, bn);
+        ok = ok && b->relu1 && b->out;
+    }
+#undef ALLOC_CB
+    net->scratch_len = max_act;
+    for (int i = 0; i < 5; i++) {
+        net->scratch[i] = owned_alloc(o, max_act);
+        ok = ok && net->scratch[i];
+    }
+    if (!ok) return pe_fail(e, "out of memory allocating activations for batch %d", B);
+    net->acts_ready = 1;
+    return 0;
 }
 
 int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
@@ -215,66 +271,36 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
         pe_net_free(net);
         return pe_fail(e, "out of memory allocating %zu parameters", net->n_params);
     }
+    /* outputs of a forward and the head's gradients (the backbone activations come with
+     * the first pe_net_forward) */
     int B = max_batch;
-    /* activations */
-    int ok = 1;
-#define ALLOC_CB(cb)                                                                   \
-    do {                                                                               \
-        size_t n_ = (size_t)B * (cb).shape.Cout * (cb).shape.Lout;                     \
-        (cb).conv_out = owned_alloc(o, n_);                                            \
-        (cb).bn_out = owned_alloc(o, n_);                                              \
-        (cb).mean = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
-        (cb).rstd = owned_alloc(o, (size_t)(cb).shape.Cout);                           \
-        ok = ok && (cb).conv_out && (cb).bn_out && (cb).mean && (cb).rstd;             \
-    } while (0)
-    ALLOC_CB(net->stem);
-    size_t stem_n = (size_t)B * net->stem.shape.Cout * net->stem.shape.Lout;
-    net->stem_relu = owned_alloc(o, stem_n);
-    int Lp = pe_conv1d_out_len(net->stem.shape.Lout, 3, 2, 1);
-    size_t pool_n = (size_t)B * net->stem.shape.Cout * Lp;
-    net->pool_out = owned_alloc(o, pool_n);
-    net->pool_arg = (int32_t *)owned_alloc(o, pool_n);
-    ok = ok && net->stem_relu && net->pool_out && net->pool_arg;
-    size_t max_act = stem_n;
-    for (int i = 0; i < 8; i++) {
-        pe_block *b = &net->blocks[i];
-        ALLOC_CB(b->c1);
-        ALLOC_CB(b->c2);
-        if (b->has_down) ALLOC_CB(b->down);
-        size_t bn = (size_t)B * b->c1.shape.Cout * b->c1.shape.Lout;
-        b->relu1 = owned_alloc(o, bn);
-        b->out = owned_alloc(o, bn);
-        ok = ok && b->relu1 && b->out;
-    }
-#undef ALLOC_CB
     int F = net->feat_dim, D = cfg->latent_dim, C = cfg->n_classes, P = net->n_protos;
     net->h = owned_alloc(o, (size_t)B * F);
     net->dh = owned_alloc(o, (size_t)B * F);
     net->logits = owned_alloc(o, (size_t)B * C);
-    ok = ok && net->h && net->dh && net->logits;
+    int ok = net->h && net->dh && net->logits;
     if (cfg->head == PE_HEAD_PROTO) {
         net->a1 = owned_alloc(o, (size_t)B * D);
         net->a1r = owned_alloc(o, (size_t)B * D);
         net->a2 = owned_alloc(o, (size_t)B * D);
         net->z = owned_alloc(o, (size_t)B * D);
-        net->dz = owned_alloc(o, (size_t)B * D);
-        net->da = owned_alloc(o, (size_t)B * D);
         net->znorm = owned_alloc(o, (size_t)B);
         net->pnorm = owned_alloc(o, (size_t)P);
         net->sim = owned_alloc(o, (size_t)B * P);
+        net->dz = owned_alloc(o, (size_t)B * D);
+        net->da = owned_alloc(o, (size_t)B * D);
         net->dsim_buf = owned_alloc(o, (size_t)B * P);
-        ok = ok && net->a1 && net->a1r && net->a2 && net->z && net->dz && net->da && net->znorm &&
-             net->pnorm && net->sim && net->dsim_buf;
-    }
-    net->scratch_len = max_act;
-    for (int i = 0; i < 5; i++) {
-        net->scratch[i] = owned_alloc(o, max_act);
-        ok = ok && net->scratch[i];
+        ok = ok && net->a1 && net->a1r && net->a2 && net->z && net->znorm && net->pnorm &&
+             net->sim && net->dz && net->da && net->dsim_buf;
     }
     if (!ok) {
         pe_net_free(net);
-        return pe_fail(e, "out of memory allocating activations for batch %d", max_batch);
+        return pe_fail(e, "out of memory allocating outputs for batch %d", max_batch);
     }
+    /* The library parallelizes with OpenMP; OpenBLAS's own thread pool (used only by the
+     * small GEMMs of the head) would spin-wait on the same cores, so it runs on one
+     * thread (a process-wide OpenBLAS setting). */
+    openblas_set_num_threads(1);
     if (use_dnnl) {
         net->dnnl = pe_dnnl_create(e);
         if (!net->dnnl) {
@@ -293,6 +319,7 @@ void pe_net_free(pe_net *net) {
         free(o);
     }
     if (net->dnnl) pe_dnnl_destroy(net->dnnl);
+    pe_infer_destroy(net->infer);
     free(net->tensors);
     free(net->params);
     free(net->grads);
@@ -358,8 +385,11 @@ int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e
         return pe_fail(e, "batch of %d records does not fit this network (max %d)", B,
                        net->max_batch);
     if (training && B < 2) return pe_fail(e, "training-mode batch norm needs a batch of 2 or more");
+    if (!net->acts_ready && alloc_training_acts(net, e)) return -1;
     net->B = B;
     net->training = training;
+    net->last_infer = 0;
+    if (training) pe_infer_invalidate(net->infer); /* BN statistics (and soon weights) change */
     if (pe_backbone_forward(net, x, B, training, e)) return -1;
     if (net->cfg.head == PE_HEAD_PROTO) {
         proto_head_forward(net, B);
@@ -370,9 +400,34 @@ int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e
     return 0;
 }
 
+int pe_net_infer(pe_net *net, const float *x, int B, pe_error *e) {
+    if (!net->dnnl) return pe_net_forward(net, x, B, 0, e);
+    if (B < 1 || B > net->max_batch)
+        return pe_fail(e, "batch of %d records does not fit this network (max %d)", B,
+                       net->max_batch);
+    if (!net->infer && !(net->infer = pe_infer_create(e))) return -1;
+    net->last_infer = 1; /* from here on the saved activations do not match */
+    if (pe_infer_backbone(net->infer, net, x, B, net->h, e)) return -1;
+    net->B = B;
+    net->training = 0;
+    if (net->cfg.head == PE_HEAD_PROTO) {
+        proto_head_forward(net, B);
+    } else {
+        pe_linear_forward(net->logits, net->h, net->params + net->fc_w, net->params + net->fc_b, B,
+                          net->feat_dim, net->cfg.n_classes);
+    }
+    return 0;
+}
+
+void pe_net_weights_changed(pe_net *net) { pe_infer_invalidate(net->infer); }
+
 int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int backbone_too,
                     pe_error *e) {
     int B = net->B;
+    if (B < 1) return pe_fail(e, "pe_net_backward before any forward");
+    if (backbone_too && (net->last_infer || !net->acts_ready))
+        return pe_fail(e, "pe_net_backward into the backbone needs the activations of a "
+                          "pe_net_forward (the last forward was pe_net_infer)");
     if (net->cfg.head == PE_HEAD_PROTO) {
         proto_head_backward(net, dlogits, dsim, B);
     } else {
@@ -381,4 +436,42 @@ int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int ba
                            net->h, net->params + net->fc_w, B, net->feat_dim, net->cfg.n_classes);
     }
     return backbone_too ? pe_backbone_backward(net, net->dh, B, e) : 0;
+}
+
+/* ---- precision ----------------------------------------------------------------- */
+
+int pe_bf16_native(void) {
+    /* the ISA values are bit sets; avx512_core_bf16 (and avx512_core_amx, a superset)
+     * contain every bit of dnnl_cpu_isa_avx512_core_bf16 */
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    unsigned want = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (isa & want) == want;
+}
+
+pe_precision pe_net_set_precision(pe_net *net, pe_precision want, const char **note) {
+    if (note) *note = NULL;
+    pe_precision got = PE_PREC_FP32;
+    if (want == PE_PREC_BF16) {
+        if (!net->dnnl) {
+            if (note) *note = "bf16 needs the oneDNN convolutions; using fp32";
+        } else if (!pe_bf16_native()) {
+            if (note)
+                *note = "this CPU has no native bf16 (AVX512-BF16/AMX): oneDNN would only "
+                        "emulate it, slower than fp32; using fp32";
+        } else {
+            got = PE_PREC_BF16;
+        }
+    }
+    if (got != net->precision) pe_infer_invalidate(net->infer);
+    net->precision = got;
+    return got;
+}
+
+const char *pe_precision_name(pe_precision p) { return p == PE_PREC_BF16 ? "bf16" : "fp32"; }
+
+int pe_precision_parse(const char *s, pe_precision *p) {
+    if (!strcmp(s, "fp32") || !strcmp(s, "f32")) *p = PE_PREC_FP32;
+    else if (!strcmp(s, "bf16")) *p = PE_PREC_BF16;
+    else return -1;
+    return 0;
 }

@@ -18,6 +18,13 @@
 
 typedef enum { PE_HEAD_PROTO = 0, PE_HEAD_LINEAR = 1 } pe_head_kind;
 
+/* Arithmetic of the oneDNN convolutions. bf16: inputs and weights of every conv
+ * rounded to bfloat16, accumulation and everything else (master weights, BN,
+ * losses, optimizer) in float32. The plain-C reference path is always float32. */
+typedef enum { PE_PREC_FP32 = 0, PE_PREC_BF16 = 1 } pe_precision;
+
+typedef struct pe_infer pe_infer; /* model/infer.h */
+
 typedef struct {
     pe_head_kind head;
     int n_classes;        /* C = 16 */
@@ -57,7 +64,7 @@ typedef struct {
     pe_conv1d_shape shape;       /* B is set per call */
     size_t w, gamma, beta;       /* offsets into params */
     size_t rmean, rvar;          /* offsets into buffers */
-    float *conv_out, *bn_out;    /* (B, Cout, Lout) */
+    float *conv_out, *bn_out;    /* (B, Cout, Lout); bn_out NULL on the oneDNN path */
     float *mean, *rstd;          /* (Cout) saved by training-mode BN */
     const float *in;             /* (B, Cin, Lin), set by forward */
 } pe_convbn;
@@ -84,7 +91,9 @@ typedef struct {
     size_t n_buffers;
     int64_t num_batches_tracked; /* shared by every BN layer */
 
-    /* backbone */
+    /* backbone (activations (B, C, L); (B, L, C) on the oneDNN path, see backbone.h) */
+    float *x_nwc;       /* (B, len, leads): the input, channels-last (oneDNN path) */
+    double *nwc_work;   /* reduction workspace of the oneDNN path (nn/nwc.h) */
     pe_convbn stem;
     float *stem_relu;   /* (B, w, 500) */
     float *pool_out;    /* (B, w, 250) */
@@ -109,18 +118,48 @@ typedef struct {
     size_t scratch_len;
     float *dh, *dz, *da, *dsim_buf; /* (B,F), (B,D), (B,D), (B,P) */
 
-    pe_dnnl *dnnl; /* NULL: plain-C reference convolution */
-    void *owned;   /* list of activation allocations, released by pe_net_free */
+    pe_dnnl *dnnl;          /* NULL: plain-C reference convolution */
+    pe_precision precision; /* conv arithmetic of the oneDNN paths (see pe_net_set_precision) */
+    pe_infer *infer;        /* fused eval-mode engine of pe_net_infer, created on first use */
+    int last_infer;         /* the last forward was pe_net_infer (no saved activations) */
+    int acts_ready;         /* training activations allocated (on the first pe_net_forward) */
+    void *owned;            /* list of activation allocations, released by pe_net_free */
 } pe_net;
 
 /* Allocates a net for batches of up to max_batch records and initializes the
- * parameters as PyTorch's defaults do (seeded). use_dnnl selects the oneDNN conv. */
+ * parameters as PyTorch's defaults do (seeded). use_dnnl selects the oneDNN conv.
+ * The activations saved for backward are allocated by the first pe_net_forward, so a
+ * net used only through pe_net_infer never holds them. Precision starts as fp32.
+ * Sets OpenBLAS (process-wide) to one thread: the library's parallelism is OpenMP. */
 int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
                 pe_error *e);
 void pe_net_free(pe_net *net);
 
-/* x (B, leads, len) -> net->logits (B, C); also net->sim (B, P), net->z (B, D), net->h. */
+/* x (B, leads, len) -> net->logits (B, C); also net->sim (B, P), net->z (B, D), net->h.
+ * Keeps every activation for pe_net_backward (training or eval-mode batch norm). */
 int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e);
+
+/* Eval-mode forward for inference: the same outputs as pe_net_forward(net, x, B, 0, e)
+ * (logits, sim, z, h) through the fused oneDNN engine of model/infer.h (BN folded
+ * into the convolutions, blocked layouts, no saved activations; net->precision).
+ * Without oneDNN (use_dnnl = 0) it is pe_net_forward in eval mode. The folded
+ * weights are cached: after changing params or buffers other than through
+ * pe_net_forward(training = 1), pe_net_copy_weights or pe_model_load, call
+ * pe_net_weights_changed. pe_net_backward cannot follow pe_net_infer. */
+int pe_net_infer(pe_net *net, const float *x, int B, pe_error *e);
+/* Tells pe_net_infer that params or buffers were modified (refold before the next run). */
+void pe_net_weights_changed(pe_net *net);
+
+/* Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX, per oneDNN's ISA
+ * detection); elsewhere oneDNN emulates bf16 with float32 instructions, slower than fp32. */
+int pe_bf16_native(void);
+/* Sets the conv arithmetic: fp32, or bf16 when the CPU has native bf16 (else fp32,
+ * and *note, if not NULL, gets a one-line explanation). Needs the oneDNN path for
+ * bf16. Returns the precision in effect. */
+pe_precision pe_net_set_precision(pe_net *net, pe_precision want, const char **note);
+/* "fp32" / "bf16"; parse returns -1 for anything else. */
+const char *pe_precision_name(pe_precision p);
+int pe_precision_parse(const char *s, pe_precision *p);
 
 /* Accumulates parameter gradients from dlogits (B, C) and, for the prototype
  * head, an extra dsim (B, P) (may be NULL). backbone_too = 0 stops at the head

@@ -33,6 +33,13 @@
 /* Context-owned temporary buffers, one per role, shared by all cache entries. */
 enum { SLOT_SRC, SLOT_W, SLOT_DST, SLOT_DSRC, SLOT_DDST2, SLOT_SCRATCH, NUM_SLOTS };
 
+/* How an argument meets the caller's buffer. */
+enum {
+    ARG_IN,  /* input: reordered user->prim only if the layouts differ */
+    ARG_OUT, /* output, overwriting: written in place, or prim->user reorder if they differ */
+    ARG_ACC  /* output, accumulated: computed into a slot, added by a reorder with sum */
+};
+
 /* One primitive argument: the plain user layout, the primitive's layout and the
  * reorder between them (NULL when they are equal and the user buffer is used as is). */
 typedef struct {
@@ -41,6 +48,7 @@ typedef struct {
     dnnl_primitive_t reorder; /* user->prim (inputs) or prim->user with sum (gradients) */
     dnnl_memory_desc_t prim_md;
     int slot;
+    int mode; /* ARG_IN, ARG_OUT or ARG_ACC */
 } pe_dnnl_arg;
 
 /* A primitive with its own (user-mode) scratchpad memory object. */
@@ -49,8 +57,10 @@ typedef struct {
     dnnl_memory_t scratch; /* handle = ctx slot SLOT_SCRATCH */
 } pe_dnnl_prim;
 
+#define KEY_LEN 11
+
 typedef struct {
-    int key[8]; /* B, Cin, Cout, Lin, K, stride, pad, nthreads */
+    int key[KEY_LEN]; /* B, Cin, Cout, Lin, K, stride, pad, nthreads, nwc, bf16, din_overwrite */
     dnnl_primitive_desc_t fwd_pd; /* kept as the hint for the backward primitives */
     pe_dnnl_prim fwd;
     pe_dnnl_arg f_src, f_w, f_dst;
@@ -70,6 +80,7 @@ struct pe_dnnl {
     int n_entries, cap_entries;
     void *buf[NUM_SLOTS];
     size_t buf_size[NUM_SLOTS];
+    pe_dnnl_mode mode;
 };
 
 #define DNNL_TRY(call)                                                                       \
@@ -148,6 +159,15 @@ void pe_dnnl_destroy(pe_dnnl *ctx) {
 
 int pe_dnnl_cache_size(const pe_dnnl *ctx) { return ctx ? ctx->n_entries : 0; }
 
+void pe_dnnl_set_mode(pe_dnnl *ctx, pe_dnnl_mode mode) {
+    if (ctx) ctx->mode = mode;
+}
+
+pe_dnnl_mode pe_dnnl_get_mode(const pe_dnnl *ctx) {
+    pe_dnnl_mode m = {0, 0, 0};
+    return ctx ? ctx->mode : m;
+}
+
 /* Makes ctx slot `slot` at least `size` bytes (64-byte aligned; contents are
  * temporary, so the old buffer is simply replaced). Only called on cache misses. */
 static int slot_reserve(pe_dnnl *ctx, int slot, size_t size, pe_error *e) {
@@ -175,28 +195,27 @@ static int prim_create(pe_dnnl *ctx, pe_dnnl_prim *p, const_dnnl_primitive_desc_
     return 0;
 }
 
-/* Sets up argument a: user layout `user_md`, primitive layout queried from pd.
- * to_user == 0: input, reordered user->prim only if the layouts differ.
- * to_user == 1: accumulated gradient, always computed into a slot then added to
- * the user buffer by a reorder with the sum post-op. */
+/* Sets up argument a: user layout `user_md`, primitive layout queried from pd, and
+ * the reorder between them according to mode (ARG_IN, ARG_OUT, ARG_ACC). */
 static int arg_create(pe_dnnl *ctx, pe_dnnl_arg *a, const dnnl_memory_desc_t *user_md,
-                      const_dnnl_primitive_desc_t pd, dnnl_query_t what, int slot, int to_user,
+                      const_dnnl_primitive_desc_t pd, dnnl_query_t what, int slot, int mode,
                       pe_error *e) {
     const dnnl_memory_desc_t *pmd = dnnl_primitive_desc_query_md(pd, what, 0);
     if (!pmd) return pe_fail(e, "dnnl_backend: primitive has no memory descriptor %d", (int)what);
     a->prim_md = *pmd;
     a->slot = slot;
+    a->mode = mode;
     DNNL_TRY(dnnl_memory_create(&a->user, user_md, ctx->engine, DNNL_MEMORY_NONE));
-    if (!to_user && dnnl_memory_desc_equal(user_md, pmd)) return 0;
+    if (mode != ARG_ACC && dnnl_memory_desc_equal(user_md, pmd)) return 0;
     if (slot_reserve(ctx, slot, dnnl_memory_desc_get_size(pmd), e)) return -1;
     DNNL_TRY(dnnl_memory_create(&a->prim, pmd, ctx->engine, DNNL_MEMORY_NONE));
     dnnl_primitive_desc_t rpd = NULL;
-    if (to_user)
-        DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, pmd, ctx->engine, user_md, ctx->engine,
-                                                    ctx->sum_attr));
-    else
+    if (mode == ARG_IN)
         DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, ctx->engine, pmd, ctx->engine,
                                                     ctx->attr));
+    else
+        DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, pmd, ctx->engine, user_md, ctx->engine,
+                                                    mode == ARG_ACC ? ctx->sum_attr : ctx->attr));
     /* Reorders here need no scratchpad in practice; refuse if one ever does. */
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0);
     if (smd && dnnl_memory_desc_get_size(smd) > 0) {
@@ -210,23 +229,35 @@ static int arg_create(pe_dnnl *ctx, pe_dnnl_arg *a, const dnnl_memory_desc_t *us
     return 0;
 }
 
-/* Plain user memory descriptors, "any" descriptors for the primitives, geometry. */
+/* The caller's f32 memory descriptors (ncw or nwc), the descriptors requested from
+ * the primitives, and the geometry. Requested: in nwc mode the activations keep the
+ * caller's layout (no reorder); in ncw mode oneDNN picks ("any"). Inputs of the
+ * arithmetic (src, weights, diff_dst) are bf16 in bf16 mode; results stay f32. */
 typedef struct {
-    dnnl_memory_desc_t src, w, dst, any_src, any_w, any_dst;
+    dnnl_memory_desc_t src, w, dst;             /* user, f32 */
+    dnnl_memory_desc_t q_src, q_w, q_dst;       /* requested inputs (src, weights, diff_dst) */
+    dnnl_memory_desc_t q_out_src, q_out_dst, q_out_w; /* requested f32 results */
     dnnl_dims_t strides, pad_l, pad_r;
 } pe_dnnl_descs;
 
-static int make_descs(pe_dnnl_descs *d, const pe_conv1d_shape *s, pe_error *e) {
+static int make_descs(const pe_dnnl *ctx, pe_dnnl_descs *d, const pe_conv1d_shape *s,
+                      pe_error *e) {
     int pad_r = (s->Lout - 1) * s->stride + s->K - s->Lin - s->pad;
     dnnl_dims_t src_dims = {s->B, s->Cin, s->Lin};
     dnnl_dims_t w_dims = {s->Cout, s->Cin, s->K};
     dnnl_dims_t dst_dims = {s->B, s->Cout, s->Lout};
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->src, 3, src_dims, dnnl_f32, dnnl_ncw));
+    dnnl_format_tag_t act = ctx->mode.nwc ? dnnl_nwc : dnnl_ncw;
+    dnnl_format_tag_t q_act = ctx->mode.nwc ? dnnl_nwc : dnnl_format_tag_any;
+    dnnl_data_type_t in = ctx->mode.bf16 ? dnnl_bf16 : dnnl_f32;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->src, 3, src_dims, dnnl_f32, act));
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->w, 3, w_dims, dnnl_f32, dnnl_oiw));
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->dst, 3, dst_dims, dnnl_f32, dnnl_ncw));
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->any_src, 3, src_dims, dnnl_f32, dnnl_format_tag_any));
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->any_w, 3, w_dims, dnnl_f32, dnnl_format_tag_any));
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->any_dst, 3, dst_dims, dnnl_f32, dnnl_format_tag_any));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->dst, 3, dst_dims, dnnl_f32, act));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->q_src, 3, src_dims, in, q_act));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->q_w, 3, w_dims, in, dnnl_format_tag_any));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->q_dst, 3, dst_dims, in, q_act));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->q_out_src, 3, src_dims, dnnl_f32, q_act));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->q_out_dst, 3, dst_dims, dnnl_f32, q_act));
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&d->q_out_w, 3, w_dims, dnnl_f32, dnnl_format_tag_any));
     d->strides[0] = s->stride;
     d->pad_l[0] = s->pad;
     d->pad_r[0] = pad_r < 0 ? 0 : pad_r;
@@ -236,69 +267,53 @@ static int make_descs(pe_dnnl_descs *d, const pe_conv1d_shape *s, pe_error *e) {
 static int entry_create_fwd(pe_dnnl *ctx, pe_dnnl_entry *en, const pe_conv1d_shape *s,
                             pe_error *e) {
     pe_dnnl_descs d;
-    if (make_descs(&d, s, e)) return -1;
+    if (make_descs(ctx, &d, s, e)) return -1;
     dnnl_convolution_desc_t cd;
     DNNL_TRY(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
-                                                &d.any_src, &d.any_w, NULL, &d.any_dst, d.strides,
+                                                &d.q_src, &d.q_w, NULL, &d.q_out_dst, d.strides,
                                                 d.pad_l, d.pad_r));
     DNNL_TRY(dnnl_primitive_desc_create(&en->fwd_pd, &cd, ctx->attr, ctx->engine, NULL));
     if (prim_create(ctx, &en->fwd, en->fwd_pd, e)) return -1;
-    if (arg_create(ctx, &en->f_src, &d.src, en->fwd_pd, dnnl_query_src_md, SLOT_SRC, 0, e) ||
-        arg_create(ctx, &en->f_w, &d.w, en->fwd_pd, dnnl_query_weights_md, SLOT_W, 0, e))
+    if (arg_create(ctx, &en->f_src, &d.src, en->fwd_pd, dnnl_query_src_md, SLOT_SRC, ARG_IN, e) ||
+        arg_create(ctx, &en->f_w, &d.w, en->fwd_pd, dnnl_query_weights_md, SLOT_W, ARG_IN, e) ||
+        arg_create(ctx, &en->f_dst, &d.dst, en->fwd_pd, dnnl_query_dst_md, SLOT_DST, ARG_OUT, e))
         return -1;
-    /* The output: conv writes straight into `out` when the layout is plain, else into
-     * a slot followed by a plain (overwriting) reorder prim->user. */
-    pe_dnnl_arg *a = &en->f_dst;
-    const dnnl_memory_desc_t *pmd = dnnl_primitive_desc_query_md(en->fwd_pd, dnnl_query_dst_md, 0);
-    a->prim_md = *pmd;
-    a->slot = SLOT_DST;
-    DNNL_TRY(dnnl_memory_create(&a->user, &d.dst, ctx->engine, DNNL_MEMORY_NONE));
-    if (!dnnl_memory_desc_equal(&d.dst, pmd)) {
-        if (slot_reserve(ctx, SLOT_DST, dnnl_memory_desc_get_size(pmd), e)) return -1;
-        DNNL_TRY(dnnl_memory_create(&a->prim, pmd, ctx->engine, DNNL_MEMORY_NONE));
-        dnnl_primitive_desc_t rpd = NULL;
-        DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, pmd, ctx->engine, &d.dst, ctx->engine,
-                                                    ctx->attr));
-        dnnl_status_t st = dnnl_primitive_create(&a->reorder, rpd);
-        dnnl_primitive_desc_destroy(rpd);
-        if (st != dnnl_success)
-            return pe_fail(e, "dnnl_backend: creating a reorder failed: %s", dnnl_status2str(st));
-    }
     return 0;
 }
 
 static int entry_create_bwd_(pe_dnnl *ctx, pe_dnnl_entry *en, const pe_conv1d_shape *s,
                              pe_error *e) {
     pe_dnnl_descs d;
-    if (make_descs(&d, s, e)) return -1;
+    if (make_descs(ctx, &d, s, e)) return -1;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
     int rc = 0;
 
     /* backward data: dout (B,Cout,Lout), w (Cout,Cin,K) -> din (B,Cin,Lin) */
-    DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &d.any_src,
-                                                      &d.any_w, &d.any_dst, d.strides, d.pad_l,
+    DNNL_TRY(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &d.q_out_src,
+                                                      &d.q_w, &d.q_dst, d.strides, d.pad_l,
                                                       d.pad_r));
     DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, ctx->attr, ctx->engine, en->fwd_pd));
     rc = prim_create(ctx, &en->bwd_data, pd, e) ||
-         arg_create(ctx, &en->bd_ddst, &d.dst, pd, dnnl_query_diff_dst_md, SLOT_DST, 0, e) ||
-         arg_create(ctx, &en->bd_w, &d.w, pd, dnnl_query_weights_md, SLOT_W, 0, e) ||
-         arg_create(ctx, &en->bd_dsrc, &d.src, pd, dnnl_query_diff_src_md, SLOT_DSRC, 1, e);
+         arg_create(ctx, &en->bd_ddst, &d.dst, pd, dnnl_query_diff_dst_md, SLOT_DST, ARG_IN, e) ||
+         arg_create(ctx, &en->bd_w, &d.w, pd, dnnl_query_weights_md, SLOT_W, ARG_IN, e) ||
+         arg_create(ctx, &en->bd_dsrc, &d.src, pd, dnnl_query_diff_src_md, SLOT_DSRC,
+                    ctx->mode.din_overwrite ? ARG_OUT : ARG_ACC, e);
     dnnl_primitive_desc_destroy(pd);
     if (rc) return -1;
 
     /* backward weights: in (B,Cin,Lin), dout (B,Cout,Lout) -> dw (Cout,Cin,K) */
-    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &d.any_src,
-                                                         &d.any_w, NULL, &d.any_dst, d.strides,
+    DNNL_TRY(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &d.q_src,
+                                                         &d.q_out_w, NULL, &d.q_dst, d.strides,
                                                          d.pad_l, d.pad_r));
     DNNL_TRY(dnnl_primitive_desc_create(&pd, &cd, ctx->attr, ctx->engine, en->fwd_pd));
     const dnnl_memory_desc_t *ddmd = dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0);
     en->bw_ddst_shared = ddmd && dnnl_memory_desc_equal(ddmd, &en->bd_ddst.prim_md);
     /* The weights slot is free again once backward data has run. */
     rc = prim_create(ctx, &en->bwd_w, pd, e) ||
-         arg_create(ctx, &en->bw_src, &d.src, pd, dnnl_query_src_md, SLOT_SRC, 0, e) ||
-         arg_create(ctx, &en->bw_ddst, &d.dst, pd, dnnl_query_diff_dst_md, SLOT_DDST2, 0, e) ||
-         arg_create(ctx, &en->bw_dw, &d.w, pd, dnnl_query_diff_weights_md, SLOT_W, 1, e);
+         arg_create(ctx, &en->bw_src, &d.src, pd, dnnl_query_src_md, SLOT_SRC, ARG_IN, e) ||
+         arg_create(ctx, &en->bw_ddst, &d.dst, pd, dnnl_query_diff_dst_md, SLOT_DDST2, ARG_IN, e) ||
+         arg_create(ctx, &en->bw_dw, &d.w, pd, dnnl_query_diff_weights_md, SLOT_W, ARG_ACC, e);
     dnnl_primitive_desc_destroy(pd);
     if (rc) return -1;
     en->have_bwd = 1;
@@ -336,7 +351,9 @@ static pe_dnnl_entry *entry_get(pe_dnnl *ctx, const pe_conv1d_shape *s, pe_error
         return NULL;
     }
     if (check_shape(s, e)) return NULL;
-    int key[8] = {s->B, s->Cin, s->Cout, s->Lin, s->K, s->stride, s->pad, omp_get_max_threads()};
+    int key[KEY_LEN] = {s->B, s->Cin, s->Cout, s->Lin, s->K, s->stride, s->pad,
+                        omp_get_max_threads(), ctx->mode.nwc, ctx->mode.bf16,
+                        ctx->mode.din_overwrite};
     for (int i = 0; i < ctx->n_entries; i++)
         if (!memcmp(ctx->entries[i]->key, key, sizeof key)) return ctx->entries[i];
     if (ctx->n_entries == ctx->cap_entries) {
@@ -387,6 +404,23 @@ static dnnl_memory_t bind_input(pe_dnnl *ctx, pe_dnnl_arg *a, const float *ptr, 
     return a->prim;
 }
 
+/* Binds output argument a to user data `ptr`: returns the memory object the primitive
+ * writes (the user buffer itself, or a's slot when a reorder must follow). */
+static dnnl_memory_t bind_output(pe_dnnl *ctx, pe_dnnl_arg *a, float *ptr, pe_error *e) {
+    if (set_handle(a->user, ptr, e)) return NULL;
+    if (!a->reorder) return a->user;
+    if (set_handle(a->prim, ctx->buf[a->slot], e)) return NULL;
+    return a->prim;
+}
+
+/* After the primitive: reorders a's slot into the user buffer (overwriting for
+ * ARG_OUT, adding for ARG_ACC) when a has a reorder. */
+static int finish_output(pe_dnnl *ctx, pe_dnnl_arg *a, pe_error *e) {
+    if (!a->reorder) return 0;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, a->prim}, {DNNL_ARG_TO, a->user}};
+    return run(ctx, a->reorder, 2, args, e);
+}
+
 static int exec_prim(pe_dnnl *ctx, pe_dnnl_prim *p, int nargs, dnnl_exec_arg_t *args,
                      pe_error *e) {
     if (p->scratch) {
@@ -404,25 +438,13 @@ int pe_dnnl_conv1d_forward(pe_dnnl *ctx, float *out, const float *in, const floa
     if (!src) return -1;
     dnnl_memory_t wm = bind_input(ctx, &en->f_w, w, e);
     if (!wm) return -1;
-    pe_dnnl_arg *d = &en->f_dst;
-    if (set_handle(d->user, out, e)) return -1;
-    if (d->reorder && set_handle(d->prim, ctx->buf[d->slot], e)) return -1;
-    dnnl_memory_t dst = d->reorder ? d->prim : d->user;
+    dnnl_memory_t dst = bind_output(ctx, &en->f_dst, out, e);
+    if (!dst) return -1;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
     if (exec_prim(ctx, &en->fwd, 3, args, e)) return -1;
-    if (d->reorder) {
-        dnnl_exec_arg_t rargs[] = {{DNNL_ARG_FROM, d->prim}, {DNNL_ARG_TO, d->user}};
-        if (run(ctx, d->reorder, 2, rargs, e)) return -1;
-    }
+    if (finish_output(ctx, &en->f_dst, e)) return -1;
     DNNL_TRY(dnnl_stream_wait(ctx->stream));
     return 0;
-}
-
-/* Runs a primitive producing gradient a into its slot, then adds it into `user`. */
-static int accumulate(pe_dnnl *ctx, pe_dnnl_arg *a, float *user, pe_error *e) {
-    if (set_handle(a->user, user, e)) return -1;
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, a->prim}, {DNNL_ARG_TO, a->user}};
-    return run(ctx, a->reorder, 2, args, e);
 }
 
 int pe_dnnl_conv1d_backward(pe_dnnl *ctx, float *din, float *dw, const float *dout,
@@ -438,11 +460,12 @@ int pe_dnnl_conv1d_backward(pe_dnnl *ctx, float *din, float *dw, const float *do
         if (!ddst) return -1;
         dnnl_memory_t wm = bind_input(ctx, &en->bd_w, w, e);
         if (!wm) return -1;
-        if (set_handle(en->bd_dsrc.prim, ctx->buf[SLOT_DSRC], e)) return -1;
+        dnnl_memory_t dsrc = bind_output(ctx, &en->bd_dsrc, din, e);
+        if (!dsrc) return -1;
         dnnl_exec_arg_t args[4] = {
-            {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, en->bd_dsrc.prim}};
+            {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dsrc}};
         if (exec_prim(ctx, &en->bwd_data, 3, args, e)) return -1;
-        if (accumulate(ctx, &en->bd_dsrc, din, e)) return -1;
+        if (finish_output(ctx, &en->bd_dsrc, e)) return -1;
     }
     if (dw) {
         /* dw += conv_backward_weights(in, dout) */
@@ -450,11 +473,12 @@ int pe_dnnl_conv1d_backward(pe_dnnl *ctx, float *din, float *dw, const float *do
         if (!src) return -1;
         if (!(ddst && en->bw_ddst_shared)) ddst = bind_input(ctx, &en->bw_ddst, dout, e);
         if (!ddst) return -1;
-        if (set_handle(en->bw_dw.prim, ctx->buf[SLOT_W], e)) return -1;
+        dnnl_memory_t dwm = bind_output(ctx, &en->bw_dw, dw, e);
+        if (!dwm) return -1;
         dnnl_exec_arg_t args[4] = {
-            {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, en->bw_dw.prim}};
+            {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwm}};
         if (exec_prim(ctx, &en->bwd_w, 3, args, e)) return -1;
-        if (accumulate(ctx, &en->bw_dw, dw, e)) return -1;
+        if (finish_output(ctx, &en->bw_dw, e)) return -1;
     }
     DNNL_TRY(dnnl_stream_wait(ctx->stream));
     return 0;
