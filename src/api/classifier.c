@@ -36,6 +36,11 @@ void pe_classifier_free(pe_classifier *c) {
     free(c);
 }
 
+int pe_classifier_set_precision(pe_classifier *c, int bf16, const char **note) {
+    return pe_net_set_precision(&c->m.net, bf16 ? PE_PREC_BF16 : PE_PREC_FP32, note) ==
+           PE_PREC_BF16;
+}
+
 int pe_classifier_protos_per_class(const pe_classifier *c) {
     return c->m.net.cfg.head == PE_HEAD_PROTO ? c->m.net.cfg.protos_per_class : 0;
 }
@@ -133,7 +138,7 @@ int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long
 static int run(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                float probs[PE_NUM_CLASSES], pe_error *e) {
     if (pe_preprocess(c, signal, n_leads, n_samples, fs, c->x, e)) return -1;
-    if (pe_net_forward(&c->m.net, c->x, 1, 0, e)) return -1;
+    if (pe_net_infer(&c->m.net, c->x, 1, e)) return -1;
     for (int k = 0; k < PE_NUM_CLASSES; k++) probs[k] = 1.0f / (1.0f + expf(-c->m.net.logits[k]));
     return 0;
 }

@@ -23,7 +23,7 @@ static void usage(FILE *f) {
             "  --bootstrap N         bootstrap resamples for 95%% intervals (default 1000)\n"
             "  --seed N              bootstrap seed (default 0)\n"
             "  --cache FILE          filtered cache to use/create (default next to the model)\n"
-            "  --threads N  --quiet\n");
+            "  --threads N  --quiet  --precision fp32|bf16\n");
 }
 
 static int write_predictions(const char *path, const pe_split_pred *sp, pe_error *e) {
@@ -50,6 +50,7 @@ int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *root = NULL, *json = NULL, *pred = NULL, *cache = NULL;
     const char *split_name = "test", *v;
     int n_boot = 1000, seed = 0, quiet = 0, threads = 0;
+    pe_precision prec = PE_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         if (arg_value(argc, argv, &i, "--model", &model_path) ||
             arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--json", &json) ||
@@ -63,6 +64,11 @@ int cmd_eval(int argc, char **argv) {
             if (arg_int("--seed", v, 0, 2147483647, &seed)) return 2;
         } else if (arg_value(argc, argv, &i, "--threads", &v)) {
             if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
+        } else if (arg_value(argc, argv, &i, "--precision", &v)) {
+            if (pe_precision_parse(v, &prec)) {
+                fprintf(stderr, "protoecg eval: --precision must be fp32 or bf16\n");
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--quiet")) {
             quiet = 1;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -100,6 +106,9 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "protoecg eval: %s\n", e.msg);
         return 1;
     }
+    const char *note = NULL;
+    pe_net_set_precision(&m.net, prec, &note);
+    if (note) fprintf(stderr, "protoecg eval: %s\n", note);
     rc = cli_raw_cache(&m, model_path, root, cache, quiet, &raw, &e);
     if (rc == 0) rc = pe_evaluate_model(&m, &raw, PE_SPLIT_VAL, &val, &e);
     if (rc == 0) rc = pe_evaluate_model(&m, &raw, split, &tst, &e);

@@ -12,7 +12,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: protoecg predict --model M [--json FILE] [--threshold X] RECORD...\n"
+            "usage: protoecg predict --model M [--json FILE] [--threshold X] [--precision fp32|bf16]\n"
+            "                        RECORD...\n"
             "  RECORD   WFDB record path without extension (e.g. records100/00000/00001_lr);\n"
             "           12 leads, 10 s at 100 Hz (500 Hz and other integer rates are resampled)\n");
 }
@@ -20,13 +21,19 @@ static void usage(FILE *f) {
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *json = NULL, *v;
     double threshold = 0.5;
-    int threads = 1, first_rec = argc;
+    int threads = 1, first_rec = argc, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (arg_value(argc, argv, &i, "--model", &model_path) ||
             arg_value(argc, argv, &i, "--json", &json))
             continue;
         if (arg_value(argc, argv, &i, "--threshold", &v)) {
             if (arg_double("--threshold", v, &threshold)) return 2;
+        } else if (arg_value(argc, argv, &i, "--precision", &v)) {
+            if (strcmp(v, "fp32") && strcmp(v, "bf16")) {
+                fprintf(stderr, "protoecg predict: --precision must be fp32 or bf16\n");
+                return 2;
+            }
+            bf16 = !strcmp(v, "bf16");
         } else if (arg_value(argc, argv, &i, "--threads", &v)) {
             if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -51,6 +58,9 @@ int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "protoecg predict: %s\n", e.msg);
         return 1;
     }
+    const char *note = NULL;
+    pe_classifier_set_precision(c, bf16, &note);
+    if (note) fprintf(stderr, "protoecg predict: %s\n", note);
     cJSON *out = cJSON_CreateArray();
     int failures = 0;
     for (int i = first_rec; i < argc; i++) {

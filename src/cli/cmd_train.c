@@ -44,6 +44,8 @@ static void usage(FILE *f) {
         "  --no-standardize       do not standardize leads (cache option)\n"
         "  --width N --latent N --protos-per-class K   network shape\n"
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
+        "  --precision P          fp32 (default) | bf16 (bf16 convolutions where the CPU has\n"
+        "                         native bf16, else fp32 with a note)\n"
         "  --quiet\n");
 }
 
@@ -172,6 +174,12 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
+        else if (arg_value(argc, argv, &i, "--precision", &v)) {
+            if (pe_precision_parse(v, &c.precision)) {
+                fprintf(stderr, "protoecg train: --precision must be fp32 or bf16\n");
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--quiet")) c.quiet = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

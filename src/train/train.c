@@ -41,10 +41,10 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f,
         .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
         .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .warmup_proto_lr = 1.0f, .warmup_projected = 0,
-        .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
+        .warmup_proto_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_scale = 0.1f, .aug_noise = 0.05f,
-        .seed = 42, .threads = 0, .use_dnnl = 1, .quiet = 0};
+        .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
 }
 
@@ -104,6 +104,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
+    cJSON_AddStringToObject(o, "precision", pe_precision_name(c->precision));
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     return s;
@@ -251,11 +252,12 @@ int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *
     uint8_t *y = malloc((size_t)Bmax * C);
     long *order = malloc((size_t)Bmax * sizeof(long));
     int rc = (x && y && order) ? 0 : pe_fail(e, "out of memory");
+    pe_net_weights_changed(net); /* params/buffers may have been replaced since the last pass */
     for (long i = 0; rc == 0 && i < v->n; i += Bmax) {
         int B = (int)(v->n - i < Bmax ? v->n - i : Bmax);
         for (int b = 0; b < B; b++) order[b] = i + b;
         pe_gather_batch(v, order, B, x, y);
-        rc = pe_net_forward(net, x, B, 0, e);
+        rc = pe_net_infer(net, x, B, e);
         if (rc) break;
         memcpy(logits + (size_t)i * C, net->logits, (size_t)B * C * sizeof(float));
         if (sims && net->sim) memcpy(sims + (size_t)i * P, net->sim, (size_t)B * P * sizeof(float));
@@ -382,6 +384,7 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
     memset(out, 0, sizeof *out);
     pe_progress pg;
     pe_progress_start(&pg, label, n, cfg->quiet);
+    if (frozen_backbone) pe_net_weights_changed(net); /* the best weights may have been restored */
     for (long i = 0; i < n; i += Bs) {
         int B = (int)(n - i < Bs ? n - i : Bs);
         if (B < 2) break; /* batch norm needs 2 records; a last batch of 1 is dropped */
@@ -390,7 +393,8 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
             pe_augment_batch(t->x, B, (int)t->cache->h.n_leads, (int)t->cache->h.n_samples,
                              cfg->aug_scale, cfg->aug_noise, &aug);
         pe_net_zero_grad(net);
-        if (pe_net_forward(net, t->x, B, !frozen_backbone, e)) return -1;
+        if (frozen_backbone ? pe_net_infer(net, t->x, B, e) : pe_net_forward(net, t->x, B, 1, e))
+            return -1;
         int terms = (kind == PH_PRETRAIN || kind == PH_BASELINE) ? 0 : kind == PH_WARMUP ? 2 : 1;
         loss_terms lt = batch_loss(t, net, B, w_clst, terms);
         if (!isfinite(lt.loss))
@@ -994,6 +998,12 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
     if (rc == 0) rc = pe_model_init(&pm, &pc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
     if (rc == 0) rc = pe_model_init(&bm, &bc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
     if (rc == 0) set_preproc(&pm, cache, cfg), set_preproc(&bm, cache, cfg);
+    if (rc == 0 && cfg->precision != PE_PREC_FP32) {
+        const char *note = NULL;
+        pe_net_set_precision(&pm.net, cfg->precision, &note);
+        pe_net_set_precision(&bm.net, cfg->precision, NULL);
+        if (note) fprintf(stderr, "train: %s\n", note);
+    }
     for (int i = s.phase; rc == 0 && i < n_ph; i++) {
         if (!phase_in_stage(ph[i].kind, stage)) break;
         rc = run_phase(&t, &pm, &bm, &ph[i], i > 0 ? &ph[i - 1] : NULL, i, &s, e);

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t seed;
     int threads;
     int use_dnnl;
+    pe_precision precision; /* conv arithmetic (model/net.h); bf16 only where native */
     int quiet;
 } pe_train_config;
 
