@@ -572,6 +572,17 @@ static int truncate_metrics(const char *path, long max_seq, pe_error *e) {
     return rc;
 }
 
+/* The highest "seq" in metrics.jsonl (0 if absent), so a single-stage run appends after
+ * the lines of the stages before it. */
+static long last_metrics_seq(const char *path) {
+    char *txt = pe_path_exists(path) ? pe_read_file(path, NULL, NULL) : NULL;
+    long best = 0;
+    for (const char *p = txt; p && (p = strstr(p, "\"seq\":")); p += 6)
+        if (atol(p + 6) > best) best = atol(p + 6);
+    free(txt);
+    return best;
+}
+
 /* results.json: { "<phase>": {"val_macro_auroc", "test_macro_auroc", "seconds", ...}, ... } */
 static int record_result(const trainer *t, const char *phase_name, const split_eval *val,
                          const split_eval *test, double secs, double extra_value,
@@ -983,7 +994,7 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
         /* a single stage starts at its first phase; earlier phases' files must exist */
         while (s.phase < n_ph && !phase_in_stage(ph[s.phase].kind, stage)) s.phase++;
     }
-    t.seq = s.seq;
+    t.seq = (rc == 0 && !resume && stage != PE_STAGE_ALL) ? last_metrics_seq(mpath) : s.seq;
     if (rc == 0) rc = write_config(&t, e);
     if (rc == 0) {
         t.metrics = fopen(mpath, "a");
