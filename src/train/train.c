@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,8 +545,11 @@ static void log_epoch(trainer *t, const char *phase_name, int epoch, float lr,
     fflush(t->metrics);
 }
 
-/* Keeps the lines of metrics.jsonl with seq <= max_seq (after an interrupted run). */
-static int truncate_metrics(const char *path, long max_seq, pe_error *e) {
+/* Keeps the lines of metrics.jsonl with seq <= max_seq and, if drop_phase is given,
+ * not of a phase for which drop_phase(name) is true: after an interrupted run, or before
+ * a single stage is run again. */
+static int filter_metrics(const char *path, long max_seq, int (*drop_phase)(const char *, void *),
+                          void *ctx, pe_error *e) {
     if (!pe_path_exists(path)) return 0;
     size_t len;
     char *txt = pe_read_file(path, &len, e);
@@ -559,8 +563,12 @@ static int truncate_metrics(const char *path, long max_seq, pe_error *e) {
     for (char *line = txt; *line;) {
         char *nl = strchr(line, '\n');
         size_t ll = nl ? (size_t)(nl - line + 1) : strlen(line);
-        const char *sq = strstr(line, "\"seq\":");
-        if (nl && sq && sq < line + ll && atol(sq + 6) <= max_seq) {
+        const char *sq = strstr(line, "\"seq\":"), *ph = strstr(line, "\"phase\":\"");
+        char name[64] = "";
+        if (ph && ph < line + ll) sscanf(ph + 9, "%63[^\"]", name);
+        int keep = nl && sq && sq < line + ll && atol(sq + 6) <= max_seq &&
+                   !(drop_phase && drop_phase(name, ctx));
+        if (keep) {
             memcpy(out + o, line, ll);
             o += ll;
         }
@@ -570,6 +578,20 @@ static int truncate_metrics(const char *path, long max_seq, pe_error *e) {
     free(txt);
     free(out);
     return rc;
+}
+
+typedef struct {
+    const phase *ph;
+    int n;
+    pe_stage stage;
+} stage_phases;
+
+/* 1 if `name` is one of the phases the stage runs. */
+static int phase_of_stage(const char *name, void *ctx) {
+    const stage_phases *sp = ctx;
+    for (int i = 0; i < sp->n; i++)
+        if (phase_in_stage(sp->ph[i].kind, sp->stage) && !strcmp(sp->ph[i].name, name)) return 1;
+    return 0;
 }
 
 /* The highest "seq" in metrics.jsonl (0 if absent), so a single-stage run appends after
@@ -983,7 +1005,7 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
     path_in(mpath, sizeof mpath, run_dir, "metrics", ".jsonl");
     if (rc == 0 && resume) {
         rc = read_state(run_dir, &s, e);
-        if (rc == 0) rc = truncate_metrics(mpath, s.seq, e);
+        if (rc == 0) rc = filter_metrics(mpath, s.seq, NULL, NULL, e);
         if (rc == 0 && s.phase >= n_ph && !cfg->quiet)
             fprintf(stderr, "%s: the run is already complete\n", run_dir);
     } else if (rc == 0 && pe_path_exists(ck) && stage == PE_STAGE_ALL) {
@@ -994,7 +1016,14 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
         /* a single stage starts at its first phase; earlier phases' files must exist */
         while (s.phase < n_ph && !phase_in_stage(ph[s.phase].kind, stage)) s.phase++;
     }
-    t.seq = (rc == 0 && !resume && stage != PE_STAGE_ALL) ? last_metrics_seq(mpath) : s.seq;
+    if (rc == 0 && !resume && stage != PE_STAGE_ALL) {
+        /* a single stage run again replaces its earlier lines and appends after the rest */
+        stage_phases sp = {ph, n_ph, stage};
+        rc = filter_metrics(mpath, LONG_MAX, phase_of_stage, &sp, e);
+        t.seq = last_metrics_seq(mpath);
+    } else {
+        t.seq = s.seq;
+    }
     if (rc == 0) rc = write_config(&t, e);
     if (rc == 0) {
         t.metrics = fopen(mpath, "a");
