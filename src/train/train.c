@@ -176,6 +176,7 @@ typedef struct {
     long *order;
     float *dlogits, *dsim;
     double *scratch;
+    float *H, *Z, *Ztmp; /* projected warm-up: training features, latents, scratch */
     FILE *metrics;
     long seq;
 } trainer;
@@ -239,6 +240,7 @@ static void trainer_free(trainer *t) {
     }
     if (t->has_sampler) pe_sampler_free(&t->sampler);
     free(t->x), free(t->yb), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
+    free(t->H), free(t->Z), free(t->Ztmp);
     if (t->metrics) fclose(t->metrics);
 }
 
@@ -299,6 +301,8 @@ static int eval_split(trainer *t, pe_net *net, int s, split_eval *out, pe_error 
 }
 
 /* ---- one epoch of training ------------------------------------------------------- */
+
+static double reproject(trainer *t, pe_model *m);
 
 typedef struct {
     double loss, bce, clst, sep, div, cnt, l1;
@@ -405,6 +409,7 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
                             !frozen_backbone, e))
             return -1;
         pe_adam_step(opt, net, groups);
+        if (freeze_protos) reproject(t, m); /* prototypes stay on training latents */
         add_terms(out, &lt);
         char extra[64];
         snprintf(extra, sizeof extra, "loss %.4f", out->loss / (double)out->steps);
@@ -727,16 +732,16 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
 /* Moves every prototype onto the latent z of its most similar training record of
  * its class (ascending ecg_id, strict > keeps the first of ties). Returns the mean
  * cosine between prototypes and their chosen latents before the move. */
-static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
+/* Moves each prototype onto the most similar latent z (n_train, D) of a training record
+ * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
+ * source. Returns the mean cosine before the move. */
+static double project_onto(trainer *t, pe_model *m, const float *z, int warn) {
     pe_net *net = &m->net;
     long n = t->split[0].n;
     int D = net->cfg.latent_dim, P = net->n_protos, K = net->cfg.protos_per_class;
-    float *z = malloc((size_t)n * D * sizeof(float)), *logits = malloc((size_t)n * C_ * sizeof(float));
-    int rc = (z && logits) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
-                           : pe_fail(e, "out of memory");
     double sum = 0;
     int counted = 0;
-    for (int p = 0; rc == 0 && p < P; p++) {
+    for (int p = 0; p < P; p++) {
         int c = p / K;
         float *proto = net->params + net->protos + (size_t)p * D;
         double pn = 0;
@@ -753,7 +758,7 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
             if (cs > best) best = cs, arg = j;
         }
         if (arg < 0) {
-            if (!t->cfg->quiet)
+            if (warn)
                 fprintf(stderr, "warning: prototype %d (%s): no training record of its class; "
                                 "left unprojected\n", p, pe_class_names[c]);
             m->sources[p].ecg_id = -1;
@@ -767,10 +772,59 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
         sum += best;
         counted++;
     }
-    *mean_sim = counted ? sum / counted : NAN;
+    return counted ? sum / counted : NAN;
+}
+
+/* Projection (spec section 5.2) in eval mode over the training split. */
+static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    float *z = malloc((size_t)n * net->cfg.latent_dim * sizeof(float));
+    float *logits = malloc((size_t)n * C_ * sizeof(float));
+    int rc = (z && logits) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
+                           : pe_fail(e, "out of memory");
+    if (rc == 0) *mean_sim = project_onto(t, m, z, 1);
     free(z);
     free(logits);
     return rc;
+}
+
+/* Pooled backbone features h (n_train, F) of the training records, eval mode: with the
+ * backbone frozen, the latents of every training record are add-on(h), cheap to redo. */
+static int train_features(trainer *t, pe_net *net, pe_error *e) {
+    long n = t->split[0].n;
+    int F = net->feat_dim, D = net->cfg.latent_dim, Bmax = net->max_batch;
+    size_t rec = (size_t)t->cache->h.n_leads * t->cache->h.n_samples;
+    free(t->H), free(t->Z), free(t->Ztmp);
+    t->H = malloc((size_t)n * F * sizeof(float));
+    t->Z = malloc((size_t)n * D * sizeof(float));
+    t->Ztmp = malloc((size_t)n * D * sizeof(float));
+    long *order = malloc((size_t)Bmax * sizeof(long));
+    float *x = malloc((size_t)Bmax * rec * sizeof(float));
+    uint8_t *y = malloc((size_t)Bmax * C_);
+    int rc = (t->H && t->Z && t->Ztmp && order && x && y) ? 0 : pe_fail(e, "out of memory");
+    pe_net_weights_changed(net);
+    for (long i = 0; rc == 0 && i < n; i += Bmax) {
+        int B = (int)(n - i < Bmax ? n - i : Bmax);
+        for (int b = 0; b < B; b++) order[b] = i + b;
+        pe_gather_batch(&t->split[0], order, B, x, y);
+        rc = pe_net_infer(net, x, B, e);
+        if (rc == 0) memcpy(t->H + (size_t)i * F, net->h, (size_t)B * F * sizeof(float));
+    }
+    free(order), free(x), free(y);
+    return rc;
+}
+
+/* Projection from the cached features: z = sigmoid(W2 relu(W0 h + b0) + b2). */
+static double reproject(trainer *t, pe_model *m) {
+    pe_net *net = &m->net;
+    const float *p = net->params;
+    int n = (int)t->split[0].n, F = net->feat_dim, D = net->cfg.latent_dim;
+    pe_linear_forward(t->Ztmp, t->H, p + net->addon_w0, p + net->addon_b0, n, F, D);
+    pe_relu_forward(t->Ztmp, t->Ztmp, (size_t)n * D);
+    pe_linear_forward(t->Z, t->Ztmp, p + net->addon_w2, p + net->addon_b2, n, D, D);
+    pe_sigmoid_forward(t->Z, t->Z, (size_t)n * D);
+    return project_onto(t, m, t->Z, 0);
 }
 
 /* ---- phases -------------------------------------------------------------------------- */
@@ -865,15 +919,16 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
             rc = train_epoch_last(t, net, sims, pi, ep, &opt, &lt);
             if (rc == 0) rc = eval_last(t, net, sims, 1, &val, e);
         } else {
-            /* the last warm-up epochs start by projecting the prototypes onto training
-             * latents and keep them there: the add-on learns to work with real latents */
+            /* in the last warm-up epochs the prototypes are projected onto the training
+             * latents after every step: the add-on learns to work with real latents */
             projected = ph->kind == PH_WARMUP && ep >= ph->epochs - cfg->warmup_projected;
             double proj_cos;
             if (projected) {
-                rc = project(t, m, &proj_cos, e);
+                if (!t->H) rc = train_features(t, net, e);
+                if (rc == 0) proj_cos = reproject(t, m);
                 if (rc == 0 && !cfg->quiet)
-                    fprintf(stderr, "%s: prototypes projected for this epoch (mean cosine %.4f)\n",
-                            ph->name, proj_cos);
+                    fprintf(stderr, "%s: prototypes kept on training latents this epoch (mean "
+                                    "cosine at its start %.4f)\n", ph->name, proj_cos);
             }
             if (rc == 0) rc = train_epoch(t, m, ph->kind, pi, ep, projected, &opt, label, &lt, e);
             if (rc == 0) rc = eval_split(t, net, 1, &val, e);
