@@ -52,16 +52,18 @@ pe_train_config pe_train_config_authors(void) {
 /* protoecg's defaults, each chosen on the validation fold (fold 9) of the shared subset
  * (see REPORT.md): a plain ResNet-18 is trained first and its backbone kept (really
  * loaded); the prototype head is then trained on the frozen backbone (warm-up) with a
- * strong clustering term, projected, and the last layer is refit on the similarities.
+ * strong clustering term, its last 3 epochs with the prototypes held on training
+ * latents, then projected (a no-op by then), and the last layer is refit.
  * BCE pos_weight is the square root of the spec's class weight: the full weights (up to
  * ~2,400 for classes with one training positive) made training unstable. */
 pe_train_config pe_train_config_default(void) {
     pe_train_config c = pe_train_config_authors();
     c.epochs_pretrain = 15;
     c.epochs_joint = 0;
-    c.epochs_warmup = 5;
+    c.epochs_warmup = 6;
     c.warmup_clst = 1.0f;
     c.warmup_proto_lr = 10.0f;
+    c.warmup_projected = 3;
     c.epochs_last = 100;
     c.lr_last = 1e-2f;
     c.early_stop_patience = 6;
