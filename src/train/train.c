@@ -736,8 +736,10 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
  * cosine between prototypes and their chosen latents before the move. */
 /* Moves each prototype onto the most similar latent z (n_train, D) of a training record
  * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
- * source. Returns the mean cosine before the move. */
-static double project_onto(trainer *t, pe_model *m, const float *z, int warn) {
+ * source. distinct = 1 skips records already taken by an earlier prototype of the same
+ * class (used while the warm-up holds prototypes on latents, so a class's prototypes
+ * stay on different ECGs). Returns the mean cosine before the move. */
+static double project_onto(trainer *t, pe_model *m, const float *z, int warn, int distinct) {
     pe_net *net = &m->net;
     long n = t->split[0].n;
     int D = net->cfg.latent_dim, P = net->n_protos, K = net->cfg.protos_per_class;
@@ -753,6 +755,10 @@ static double project_onto(trainer *t, pe_model *m, const float *z, int warn) {
         long arg = -1;
         for (long j = 0; j < n; j++) {
             if (!t->y[0][j * C_ + c]) continue;
+            int taken = 0;
+            for (int q = c * K; distinct && q < p; q++)
+                taken |= m->sources[q].ecg_id == t->cache->ecg_id[t->split[0].idx[j]];
+            if (taken) continue;
             const float *zj = z + (size_t)j * D;
             double dot = 0, zn = 0;
             for (int d = 0; d < D; d++) dot += (double)zj[d] * proto[d], zn += (double)zj[d] * zj[d];
@@ -785,7 +791,7 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
     float *logits = malloc((size_t)n * C_ * sizeof(float));
     int rc = (z && logits) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
                            : pe_fail(e, "out of memory");
-    if (rc == 0) *mean_sim = project_onto(t, m, z, 1);
+    if (rc == 0) *mean_sim = project_onto(t, m, z, 1, 0);
     free(z);
     free(logits);
     return rc;
@@ -826,7 +832,7 @@ static double reproject(trainer *t, pe_model *m) {
     pe_relu_forward(t->Ztmp, t->Ztmp, (size_t)n * D);
     pe_linear_forward(t->Z, t->Ztmp, p + net->addon_w2, p + net->addon_b2, n, D, D);
     pe_sigmoid_forward(t->Z, t->Z, (size_t)n * D);
-    return project_onto(t, m, t->Z, 0);
+    return project_onto(t, m, t->Z, 0, 1);
 }
 
 /* ---- phases -------------------------------------------------------------------------- */
