@@ -753,12 +753,14 @@ static double project_onto(trainer *t, pe_model *m, const float *z, int warn, in
         pn = fmax(sqrt(pn), 1e-12);
         double best = -INFINITY;
         long arg = -1;
+        long np_c = 0; /* training records of class c */
+        for (long j = 0; distinct && j < n; j++) np_c += t->y[0][j * C_ + c];
         for (long j = 0; j < n; j++) {
             if (!t->y[0][j * C_ + c]) continue;
             int taken = 0;
             for (int q = c * K; distinct && q < p; q++)
                 taken |= m->sources[q].ecg_id == t->cache->ecg_id[t->split[0].idx[j]];
-            if (taken) continue;
+            if (taken && np_c > p - c * K) continue; /* all taken (fewer records than K): share */
             const float *zj = z + (size_t)j * D;
             double dot = 0, zn = 0;
             for (int d = 0; d < D; d++) dot += (double)zj[d] * proto[d], zn += (double)zj[d] * zj[d];
