@@ -471,10 +471,25 @@ static int parse_state(const char *txt, run_state *s) {
     return 0;
 }
 
-/* Tensors: net.<name>, best.<name> (params and buffers), adam_m/adam_v.<param>. */
+/* The checkpoint tensors of net tensor i: net.<name> and best.<name> (params and
+ * buffers), adam_m.<name> and adam_v.<name> (params, when opt is given). */
+static int checkpoint_slots(const pe_net *net, int i, const pe_adam *opt, float *best_p,
+                            float *best_b, const char **prefix, float **data) {
+    const pe_tensor_info *ti = &net->tensors[i];
+    int n = 0, param = ti->kind == PE_T_PARAM;
+    prefix[n] = "net.", data[n++] = pe_net_data(net, ti);
+    prefix[n] = "best.", data[n++] = (param ? best_p : best_b) + ti->offset;
+    if (param && opt) {
+        prefix[n] = "adam_m.", data[n++] = opt->m + ti->offset;
+        prefix[n] = "adam_v.", data[n++] = opt->v + ti->offset;
+    }
+    return n;
+}
+
+/* Writes RUNDIR/checkpoint.safetensors: the run state as metadata and, within a phase,
+ * the checkpoint_slots tensors (net == NULL: state only, between phases). */
 static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *opt,
-                           const float *best_p, const float *best_b, const run_state *s,
-                           pe_error *e) {
+                           float *best_p, float *best_b, const run_state *s, pe_error *e) {
     char path[4096];
     path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
     pe_st_writer *w = pe_st_writer_new();
@@ -483,18 +498,15 @@ static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *o
     int rc = st ? pe_st_set_metadata(w, "state", st, e) : pe_fail(e, "out of memory");
     free(st);
     for (int i = 0; net && rc == 0 && i < net->n_tensors; i++) {
-        const pe_tensor_info *ti = &net->tensors[i];
-        char n[160];
-        snprintf(n, sizeof n, "net.%s", ti->name);
-        rc = pe_st_add_f32(w, n, pe_net_data(net, ti), ti->shape, ti->ndim, e);
-        const float *best = (ti->kind == PE_T_PARAM ? best_p : best_b) + ti->offset;
-        snprintf(n, sizeof n, "best.%s", ti->name);
-        if (rc == 0) rc = pe_st_add_f32(w, n, best, ti->shape, ti->ndim, e);
-        if (ti->kind != PE_T_PARAM || !opt) continue;
-        snprintf(n, sizeof n, "adam_m.%s", ti->name);
-        if (rc == 0) rc = pe_st_add_f32(w, n, opt->m + ti->offset, ti->shape, ti->ndim, e);
-        snprintf(n, sizeof n, "adam_v.%s", ti->name);
-        if (rc == 0) rc = pe_st_add_f32(w, n, opt->v + ti->offset, ti->shape, ti->ndim, e);
+        const char *prefix[4];
+        float *data[4];
+        int ns = checkpoint_slots(net, i, opt, best_p, best_b, prefix, data);
+        for (int k = 0; rc == 0 && k < ns; k++) {
+            const pe_tensor_info *ti = &net->tensors[i];
+            char n[160];
+            snprintf(n, sizeof n, "%s%s", prefix[k], ti->name);
+            rc = pe_st_add_f32(w, n, data[k], ti->shape, ti->ndim, e);
+        }
     }
     if (rc == 0) rc = pe_st_write(w, path, e);
     pe_st_writer_free(w);
@@ -509,18 +521,15 @@ static int load_checkpoint_tensors(const trainer *t, pe_net *net, pe_adam *opt, 
     if (!f) return -1;
     int rc = 0;
     for (int i = 0; rc == 0 && i < net->n_tensors; i++) {
-        const pe_tensor_info *ti = &net->tensors[i];
-        char n[160];
-        snprintf(n, sizeof n, "net.%s", ti->name);
-        rc = pe_st_read_f32(f, n, pe_net_data(net, ti), ti->shape, ti->ndim, e);
-        float *best = (ti->kind == PE_T_PARAM ? best_p : best_b) + ti->offset;
-        snprintf(n, sizeof n, "best.%s", ti->name);
-        if (rc == 0) rc = pe_st_read_f32(f, n, best, ti->shape, ti->ndim, e);
-        if (ti->kind != PE_T_PARAM || !opt) continue;
-        snprintf(n, sizeof n, "adam_m.%s", ti->name);
-        if (rc == 0) rc = pe_st_read_f32(f, n, opt->m + ti->offset, ti->shape, ti->ndim, e);
-        snprintf(n, sizeof n, "adam_v.%s", ti->name);
-        if (rc == 0) rc = pe_st_read_f32(f, n, opt->v + ti->offset, ti->shape, ti->ndim, e);
+        const char *prefix[4];
+        float *data[4];
+        int ns = checkpoint_slots(net, i, opt, best_p, best_b, prefix, data);
+        for (int k = 0; rc == 0 && k < ns; k++) {
+            const pe_tensor_info *ti = &net->tensors[i];
+            char n[160];
+            snprintf(n, sizeof n, "%s%s", prefix[k], ti->name);
+            rc = pe_st_read_f32(f, n, data[k], ti->shape, ti->ndim, e);
+        }
     }
     pe_st_close(f);
     return rc;
