@@ -49,7 +49,17 @@ void set_threads(int threads) {
 }
 
 int make_dir(const char *dir, pe_error *e) {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return pe_fail(e, "%s: cannot create directory: %s", dir, strerror(errno));
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return pe_fail(e, "%s: path too long", dir);
+    for (char *p = path + 1;; p++) { /* mkdir -p: every parent, then the directory */
+        char c = *p;
+        if (c != '/' && c != '\0') continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return pe_fail(e, "%s: cannot create directory: %s", path, strerror(errno));
+        *p = c;
+        if (c == '\0') break;
+    }
     return 0;
 }

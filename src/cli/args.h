@@ -11,7 +11,7 @@ int arg_int(const char *name, const char *val, int lo, int hi, int *out);
 int arg_double(const char *name, const char *val, double *out);
 /* Sets the OpenMP thread count (0 = all cores). */
 void set_threads(int threads);
-/* Creates a directory (one level) unless it exists. */
+/* Creates a directory and its parents unless they exist (mkdir -p). */
 int make_dir(const char *dir, pe_error *e);
 
 #endif

@@ -199,11 +199,11 @@ int cmd_train(int argc, char **argv) {
     if (check_run_dir(out, stage, resume, c.quiet)) return 1;
     pe_error e = {{0}};
     char cache_buf[4096];
+    if (make_dir(out, &e)) {
+        fprintf(stderr, "protoecg train: %s\n", e.msg);
+        return 1;
+    }
     if (!cache_path) {
-        if (make_dir(out, &e)) {
-            fprintf(stderr, "protoecg train: %s\n", e.msg);
-            return 1;
-        }
         snprintf(cache_buf, sizeof cache_buf, "%s/cache%s.bin", out, standardize ? "" : "_raw");
         cache_path = cache_buf;
     }
