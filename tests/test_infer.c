@@ -8,6 +8,7 @@
  * after pe_net_infer is refused; bf16 (emulated by oneDNN where the CPU lacks it)
  * within 2e-2 of fp32. PE_TEST_QUICK=1 runs fewer cases. */
 #include "check.h"
+#include "records.h"
 #include "model/infer.h"
 #include "model/net.h"
 #include "util/rng.h"
@@ -29,36 +30,6 @@ static double rel_err(const float *a, const float *ref, size_t n) {
         mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
     }
     return mr > 0 ? md / mr : md;
-}
-
-/* Reads NREC records of the shared data at 100 Hz, standardized per lead. */
-static int read_records(const char *dir, float *x) {
-    int got = 0;
-    for (int id = 1; id < 400 && got < NREC; id++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/records100/%05d/%05d_lr", dir, id / 1000 * 1000, id);
-        float *sig = NULL;
-        int nl;
-        long ns;
-        double fs;
-        if (pe_record_read(path, &sig, &nl, &ns, &fs, &err) ||
-            pe_record_to_100hz(sig, nl, ns, fs, x + (size_t)got * REC_LEN, &err)) {
-            free(sig);
-            continue;
-        }
-        free(sig);
-        for (int l = 0; l < PE_NUM_LEADS; l++) {
-            float *v = x + (size_t)got * REC_LEN + (size_t)l * PE_NUM_SAMPLES;
-            double m = 0, ss = 0;
-            for (int i = 0; i < PE_NUM_SAMPLES; i++) m += v[i];
-            m /= PE_NUM_SAMPLES;
-            for (int i = 0; i < PE_NUM_SAMPLES; i++) ss += (v[i] - m) * (v[i] - m);
-            double sd = sqrt(ss / PE_NUM_SAMPLES) + 1e-3;
-            for (int i = 0; i < PE_NUM_SAMPLES; i++) v[i] = (float)((v[i] - m) / sd);
-        }
-        got++;
-    }
-    return got;
 }
 
 /* Random BN affine parameters, then running statistics from training-mode passes. */
@@ -224,7 +195,7 @@ int main(void) {
     REQUIRE_DATA(dir);
     int quick = getenv("PE_TEST_QUICK") != NULL;
     float *x = malloc((size_t)NREC * REC_LEN * sizeof(float));
-    int got = read_records(dir, x);
+    int got = test_read_records(dir, NREC, x);
     CHECK_MSG(got == NREC, "read %d of %d records: %s", got, NREC, err.msg);
     if (got == NREC) {
         test_proto(x, quick);

@@ -2,6 +2,7 @@
  * bootstrap: multiplicity-based AUROC == AUROC of the explicitly resampled data,
  * reproducibility with a seed, intervals containing the point estimate, speed. */
 #include "check.h"
+#include "golden_json.h"
 #include "eval/metrics.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -316,14 +317,7 @@ static void test_bootstrap(void) {
 }
 
 int main(void) {
-    pe_error e = {{0}};
-    size_t len = 0;
-    char *txt = pe_read_file(PE_SOURCE_DIR "/tests/golden/metrics.json", &len, &e);
-    CHECK_MSG(txt != NULL, "%s", e.msg);
-    if (!txt) TEST_END();
-    cJSON *root = cJSON_ParseWithLength(txt, len);
-    free(txt);
-    CHECK(root != NULL);
+    cJSON *root = golden_json_load("metrics.json");
     if (!root) TEST_END();
     test_binary(item(root, "binary"));
     test_roc(item(root, "binary"), item(root, "roc"));

@@ -5,6 +5,7 @@
  * real PTB-XL records the bf16 model's probabilities stay within 1e-2 of the float32
  * model's (logits within 2e-2 relative). */
 #include "check.h"
+#include "records.h"
 #include "model/modelfile.h"
 #include "util/rng.h"
 
@@ -30,39 +31,10 @@ static long file_size(const char *path) {
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static int read_records(const char *dir, float *x) {
-    int got = 0;
-    for (int id = 1; id < 400 && got < NREC; id++) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/records100/%05d/%05d_lr", dir, id / 1000 * 1000, id);
-        float *sig = NULL;
-        int nl;
-        long ns;
-        double fs;
-        if (pe_record_read(path, &sig, &nl, &ns, &fs, &err) ||
-            pe_record_to_100hz(sig, nl, ns, fs, x + (size_t)got * REC_LEN, &err)) {
-            free(sig);
-            continue;
-        }
-        free(sig);
-        for (int l = 0; l < PE_NUM_LEADS; l++) { /* per-lead standardization */
-            float *v = x + (size_t)got * REC_LEN + (size_t)l * PE_NUM_SAMPLES;
-            double m = 0, ss = 0;
-            for (int i = 0; i < PE_NUM_SAMPLES; i++) m += v[i];
-            m /= PE_NUM_SAMPLES;
-            for (int i = 0; i < PE_NUM_SAMPLES; i++) ss += (v[i] - m) * (v[i] - m);
-            double sd = sqrt(ss / PE_NUM_SAMPLES) + 1e-3;
-            for (int i = 0; i < PE_NUM_SAMPLES; i++) v[i] = (float)((v[i] - m) / sd);
-        }
-        got++;
-    }
-    return got;
-}
-
 int main(void) {
     REQUIRE_DATA(dir);
     float *x = malloc((size_t)NREC * REC_LEN * sizeof(float));
-    CHECK(read_records(dir, x) == NREC);
+    CHECK(test_read_records(dir, NREC, x) == NREC);
     char p32[128], p16[128];
     snprintf(p32, sizeof p32, "/tmp/pe_test_bf16_%ld_fp32.safetensors", (long)getpid());
     snprintf(p16, sizeof p16, "/tmp/pe_test_bf16_%ld_bf16.safetensors", (long)getpid());

@@ -4,22 +4,11 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "golden_json.h"
 #include "data/filter.h"
 #include "data/preprocess.h"
 #include "util/fileio.h"
 #include "util/rng.h"
-
-/* Copies the JSON number array `key` of obj into a malloc'd double array. */
-static double *json_doubles(const cJSON *obj, const char *key, int *len) {
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key);
-    int n = cJSON_GetArraySize(arr);
-    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-    int i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr) v[i++] = it->valuedouble;
-    *len = n;
-    return v;
-}
 
 static int json_int(const cJSON *obj, const char *key) {
     return cJSON_GetObjectItemCaseSensitive(obj, key)->valueint;
@@ -256,14 +245,7 @@ static void test_real(const cJSON *g, const char *dir) {
 }
 
 int main(void) {
-    pe_error e = {{0}};
-    size_t len = 0;
-    char *txt = pe_read_file(PE_SOURCE_DIR "/tests/golden/preprocess.json", &len, &e);
-    CHECK_MSG(txt != NULL, "%s", e.msg);
-    if (!txt) TEST_END();
-    cJSON *g = cJSON_Parse(txt);
-    free(txt);
-    CHECK(g != NULL);
+    cJSON *g = golden_json_load("preprocess.json");
     if (!g) TEST_END();
     test_standardize(g);
     test_class_weights(g);

@@ -1,6 +1,7 @@
 /* Polyphase resampling against scipy.signal.resample_poly / firwin golden values
  * (scripts/golden_resample.py), and the mapping of lead names to the PTB-XL order. */
 #include "check.h"
+#include "golden_json.h"
 #include "data/resample.h"
 #include "util/fileio.h"
 
@@ -134,14 +135,7 @@ static void test_lead_order(void) {
 }
 
 int main(void) {
-    pe_error e = {{0}};
-    size_t len = 0;
-    char *txt = pe_read_file(PE_SOURCE_DIR "/tests/golden/resample.json", &len, &e);
-    CHECK_MSG(txt != NULL, "%s", e.msg);
-    if (!txt) TEST_END();
-    cJSON *root = cJSON_ParseWithLength(txt, len);
-    free(txt);
-    CHECK(root != NULL);
+    cJSON *root = golden_json_load("resample.json");
     if (!root) TEST_END();
     test_firwin(item(root, "firwin"));
     test_cases(item(root, "cases"));
