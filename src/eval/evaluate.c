@@ -19,7 +19,7 @@ int pe_evaluate_model(pe_model *m, const pe_cache *raw, int split, pe_split_pred
     out->labels = pe_split_labels(&out->view);
     if (!out->probs || !out->labels) return pe_fail(e, "out of memory");
     /* logits (n, C) -> probabilities in place */
-    if (pe_predict_split(&m->net, &out->view, out->probs, NULL, NULL, e)) return -1;
+    if (pe_predict_split(&m->net, &out->view, out->probs, NULL, NULL, NULL, e)) return -1;
     for (size_t i = 0; i < nc; i++) out->probs[i] = 1.0f / (1.0f + expf(-out->probs[i]));
     return 0;
 }

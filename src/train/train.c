@@ -249,10 +249,11 @@ static void trainer_free(trainer *t) {
 /* ---- evaluation ------------------------------------------------------------------ */
 
 int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *sims, float *z,
-                     pe_error *e) {
+                     float *h, pe_error *e) {
     const pe_cache *c = v->cache;
     size_t rec = (size_t)c->h.n_leads * c->h.n_samples;
     int Bmax = net->max_batch, C = net->cfg.n_classes, P = net->n_protos, D = net->cfg.latent_dim;
+    int F = net->feat_dim;
     float *x = malloc((size_t)Bmax * rec * sizeof(float));
     uint8_t *y = malloc((size_t)Bmax * C);
     long *order = malloc((size_t)Bmax * sizeof(long));
@@ -264,7 +265,8 @@ int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *
         pe_gather_batch(v, order, B, x, y);
         rc = pe_net_infer(net, x, B, e);
         if (rc) break;
-        memcpy(logits + (size_t)i * C, net->logits, (size_t)B * C * sizeof(float));
+        if (logits) memcpy(logits + (size_t)i * C, net->logits, (size_t)B * C * sizeof(float));
+        if (h) memcpy(h + (size_t)i * F, net->h, (size_t)B * F * sizeof(float));
         if (sims && net->sim) memcpy(sims + (size_t)i * P, net->sim, (size_t)B * P * sizeof(float));
         if (z && net->z) memcpy(z + (size_t)i * D, net->z, (size_t)B * D * sizeof(float));
     }
@@ -296,7 +298,7 @@ static int score_logits(const trainer *t, int s, float *logits, split_eval *out,
 static int eval_split(trainer *t, pe_net *net, int s, split_eval *out, pe_error *e) {
     float *logits = malloc((size_t)t->split[s].n * C_ * sizeof(float));
     if (!logits) return pe_fail(e, "out of memory");
-    int rc = pe_predict_split(net, &t->split[s], logits, NULL, NULL, e);
+    int rc = pe_predict_split(net, &t->split[s], logits, NULL, NULL, NULL, e);
     if (rc == 0) rc = score_logits(t, s, logits, out, e);
     free(logits);
     return rc;
@@ -652,15 +654,9 @@ static int record_result(const trainer *t, const char *phase_name, const split_e
 
 static int compute_sims(trainer *t, pe_net *net, float *sims[3], pe_error *e) {
     for (int s = 0; s < 3; s++) {
-        float *logits = malloc((size_t)t->split[s].n * C_ * sizeof(float));
         sims[s] = malloc((size_t)t->split[s].n * net->n_protos * sizeof(float));
-        if (!logits || !sims[s]) {
-            free(logits);
-            return pe_fail(e, "out of memory");
-        }
-        int rc = pe_predict_split(net, &t->split[s], logits, sims[s], NULL, e);
-        free(logits);
-        if (rc) return -1;
+        if (!sims[s]) return pe_fail(e, "out of memory");
+        if (pe_predict_split(net, &t->split[s], NULL, sims[s], NULL, NULL, e)) return -1;
     }
     return 0;
 }
@@ -717,10 +713,10 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
     pe_net *net = &m->net;
     long n = t->split[0].n;
     int D = net->cfg.latent_dim, K = net->cfg.protos_per_class;
-    float *z = malloc((size_t)n * D * sizeof(float)), *logits = malloc((size_t)n * C_ * sizeof(float));
+    float *z = malloc((size_t)n * D * sizeof(float));
     long *pos = malloc((size_t)(n + 1) * sizeof(long));
-    int rc = (z && logits && pos) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
-                                  : pe_fail(e, "out of memory");
+    int rc = (z && pos) ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
+                        : pe_fail(e, "out of memory");
     pe_rng r;
     pe_rng_seed(&r, t->cfg->seed ^ 0x70726f746fULL);
     for (int c = 0; rc == 0 && c < C_; c++) {
@@ -736,7 +732,7 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
             memcpy(net->params + net->protos + (size_t)(c * K + k) * D, z + (size_t)pos[k % np] * D,
                    (size_t)D * sizeof(float));
     }
-    free(z), free(logits), free(pos);
+    free(z), free(pos);
     return rc;
 }
 
@@ -799,12 +795,10 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
     pe_net *net = &m->net;
     long n = t->split[0].n;
     float *z = malloc((size_t)n * net->cfg.latent_dim * sizeof(float));
-    float *logits = malloc((size_t)n * C_ * sizeof(float));
-    int rc = (z && logits) ? pe_predict_split(net, &t->split[0], logits, NULL, z, e)
-                           : pe_fail(e, "out of memory");
+    int rc = z ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
+               : pe_fail(e, "out of memory");
     if (rc == 0) *mean_sim = project_onto(t, m, z, 1, 0);
     free(z);
-    free(logits);
     return rc;
 }
 
@@ -812,26 +806,13 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
  * backbone frozen, the latents of every training record are add-on(h), cheap to redo. */
 static int train_features(trainer *t, pe_net *net, pe_error *e) {
     long n = t->split[0].n;
-    int F = net->feat_dim, D = net->cfg.latent_dim, Bmax = net->max_batch;
-    size_t rec = (size_t)t->cache->h.n_leads * t->cache->h.n_samples;
+    int F = net->feat_dim, D = net->cfg.latent_dim;
     free(t->H), free(t->Z), free(t->Ztmp);
     t->H = malloc((size_t)n * F * sizeof(float));
     t->Z = malloc((size_t)n * D * sizeof(float));
     t->Ztmp = malloc((size_t)n * D * sizeof(float));
-    long *order = malloc((size_t)Bmax * sizeof(long));
-    float *x = malloc((size_t)Bmax * rec * sizeof(float));
-    uint8_t *y = malloc((size_t)Bmax * C_);
-    int rc = (t->H && t->Z && t->Ztmp && order && x && y) ? 0 : pe_fail(e, "out of memory");
-    pe_net_weights_changed(net);
-    for (long i = 0; rc == 0 && i < n; i += Bmax) {
-        int B = (int)(n - i < Bmax ? n - i : Bmax);
-        for (int b = 0; b < B; b++) order[b] = i + b;
-        pe_gather_batch(&t->split[0], order, B, x, y);
-        rc = pe_net_infer(net, x, B, e);
-        if (rc == 0) memcpy(t->H + (size_t)i * F, net->h, (size_t)B * F * sizeof(float));
-    }
-    free(order), free(x), free(y);
-    return rc;
+    if (!t->H || !t->Z || !t->Ztmp) return pe_fail(e, "out of memory");
+    return pe_predict_split(net, &t->split[0], NULL, NULL, NULL, t->H, e);
 }
 
 /* Projection from the cached features: z = sigmoid(W2 relu(W0 h + b0) + b2). */

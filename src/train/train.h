@@ -66,8 +66,9 @@ typedef enum {
 int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
                  pe_stage stage, int resume, pe_error *e);
 
-/* Eval-mode pass over a split: logits (n, C); sims (n, P) and z (n, D) optional (NULL). */
+/* Eval-mode pass over a split; each output is optional (NULL): logits (n, C), sims (n, P),
+ * z (n, D) and the pooled backbone features h (n, F). */
 int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *sims, float *z,
-                     pe_error *e);
+                     float *h, pe_error *e);
 
 #endif
