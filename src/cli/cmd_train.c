@@ -33,9 +33,13 @@ static void usage(FILE *f) {
         "  --batch N  --lr X  --lr-last X  --weight-decay X\n"
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
+        "  --lr-schedule S        plateau (default: ReduceLROnPlateau + early stop) | cosine\n"
+        "                         (backbone phases: cosine decay to lr/100 over the epochs)\n"
         "  --weighted-sampler     draw training records by class weight\n"
         "  --pos-weight-power X   BCE pos_weight = w_c^X (default 1: w_c = (T - n_c) / n_c)\n"
-        "  --augment / --no-augment   random time shift, gain and noise on training batches\n"
+        "  --augment / --no-augment   random gain and noise (and shift) on training batches\n"
+        "  --aug-shift / --no-aug-shift   random circular time shift in the augmentation\n"
+        "  --aug-scale X --aug-noise X    gain range (1 +- X) and noise std of the augmentation\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
@@ -162,16 +166,27 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--warmup-clst", c.warmup_clst)
         DBL_OPT("--pos-weight-power", c.pos_weight_power)
         DBL_OPT("--warmup-proto-lr", c.warmup_proto_lr)
+        DBL_OPT("--aug-scale", c.aug_scale)
+        DBL_OPT("--aug-noise", c.aug_noise)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;
         else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
         else if (!strcmp(argv[i], "--augment")) c.augment = 1;
+        else if (arg_value(argc, argv, &i, "--lr-schedule", &v)) {
+            if (strcmp(v, "cosine") && strcmp(v, "plateau")) {
+                fprintf(stderr, "protoecg train: --lr-schedule must be cosine or plateau\n");
+                return 2;
+            }
+            c.lr_cosine = !strcmp(v, "cosine");
+        }
         else if (!strcmp(argv[i], "--proto-init-latent")) c.proto_init_latent = 1;
         else if (!strcmp(argv[i], "--warmup-last")) c.warmup_last = 1;
         else if (!strcmp(argv[i], "--no-warmup-last")) c.warmup_last = 0;
         else if (!strcmp(argv[i], "--proto-init-normal")) c.proto_init_latent = 0;
         else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
+        else if (!strcmp(argv[i], "--aug-shift")) c.aug_shift = 1;
+        else if (!strcmp(argv[i], "--no-aug-shift")) c.aug_shift = 0;
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
         else if (arg_value(argc, argv, &i, "--precision", &v)) {

@@ -40,16 +40,16 @@ uint8_t *pe_split_labels(const pe_split_view *v) {
     return y;
 }
 
-void pe_augment_batch(float *x, int B, int leads, int samples, float scale, float noise,
-                      pe_rng *r) {
+void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float scale,
+                      float noise, pe_rng *r) {
     float *tmp = malloc((size_t)samples * sizeof(float));
     if (!tmp) return;
     for (int b = 0; b < B; b++) {
-        int shift = (int)pe_rng_below(r, (uint64_t)samples);
+        int d = shift ? (int)pe_rng_below(r, (uint64_t)samples) : 0;
         float gain = 1.0f + scale * (float)(2.0 * pe_rng_uniform(r) - 1.0);
         for (int l = 0; l < leads; l++) {
             float *v = x + ((size_t)b * leads + l) * samples;
-            for (int t = 0; t < samples; t++) tmp[(t + shift) % samples] = v[t];
+            for (int t = 0; t < samples; t++) tmp[(t + d) % samples] = v[t];
             for (int t = 0; t < samples; t++)
                 v[t] = gain * tmp[t] + (noise > 0 ? noise * (float)pe_rng_normal(r) : 0.0f);
         }

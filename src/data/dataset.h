@@ -25,10 +25,11 @@ void pe_gather_batch(const pe_split_view *v, const long *order, int B, float *x,
 /* Labels of the whole split (n, C), malloc'd. */
 uint8_t *pe_split_labels(const pe_split_view *v);
 
-#endif
+/* Training augmentation of a batch x (B, leads, samples), in place: per record (when
+ * shift) a random circular time shift, a random gain in [1 - scale, 1 + scale] and
+ * Gaussian noise of std `noise` (standardized units). The shift's wrap point joins two
+ * unrelated beats: an irregular RR interval that rhythm labels do not describe. */
+void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float scale,
+                      float noise, pe_rng *r);
 
-/* Training augmentation of a batch x (B, leads, samples), in place: per record a
- * random circular time shift (rhythm is shift-invariant over a 10 s strip), a random
- * gain in [1 - scale, 1 + scale] and Gaussian noise of std `noise` (standardized units). */
-void pe_augment_batch(float *x, int B, int leads, int samples, float scale, float noise,
-                      pe_rng *r);
+#endif

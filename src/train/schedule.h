@@ -1,7 +1,9 @@
-/* ReduceLROnPlateau (mode min, threshold 1e-4 relative, as torch's defaults) and
+/* Cosine decay, ReduceLROnPlateau (mode min, threshold 1e-4 relative, as torch's defaults) and
  * early stopping on a metric to maximize, with best-epoch tracking. */
 #ifndef PE_TRAIN_SCHEDULE_H
 #define PE_TRAIN_SCHEDULE_H
+
+#include <math.h>
 
 typedef struct {
     float factor;
@@ -22,6 +24,15 @@ static inline float pe_plateau_step(pe_plateau *p, double loss, float lr) {
         return lr * p->factor;
     }
     return lr;
+}
+
+/* Cosine decay: the learning rate of epoch ep (0-based) of E, from lr at the first
+ * epoch to lr / 100 at the last (SGDR without restarts; the floor keeps the last
+ * epoch learning). */
+static inline float pe_cosine_lr(float lr, int ep, int E) {
+    const double lo = lr * 0.01, pi = 3.14159265358979323846;
+    double t = E > 1 ? (double)ep / (E - 1) : 0.0;
+    return (float)(lo + 0.5 * (lr - lo) * (1.0 + cos(pi * t)));
 }
 
 typedef struct {

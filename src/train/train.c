@@ -44,7 +44,7 @@ pe_train_config pe_train_config_authors(void) {
         .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
         .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
         .warmup_proto_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
-        .augment = 0, .aug_scale = 0.1f, .aug_noise = 0.05f,
+        .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
         .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
 }
@@ -85,6 +85,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "epochs_joint", c->epochs_joint);
     cJSON_AddNumberToObject(o, "epochs_warmup", c->epochs_warmup);
     cJSON_AddNumberToObject(o, "epochs_last", c->epochs_last);
+    cJSON_AddBoolToObject(o, "lr_cosine", c->lr_cosine);
     cJSON_AddNumberToObject(o, "plateau_patience", c->plateau_patience);
     cJSON_AddNumberToObject(o, "plateau_factor", c->plateau_factor);
     cJSON_AddNumberToObject(o, "early_stop_patience", c->early_stop_patience);
@@ -103,6 +104,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
     cJSON_AddBoolToObject(o, "augment", c->augment);
+    cJSON_AddBoolToObject(o, "aug_shift", c->aug_shift);
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
     cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
@@ -400,7 +402,7 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         pe_gather_batch(&t->split[0], t->order + i, B, t->x, t->yb);
         if (cfg->augment)
             pe_augment_batch(t->x, B, (int)t->cache->h.n_leads, (int)t->cache->h.n_samples,
-                             cfg->aug_scale, cfg->aug_noise, &aug);
+                             cfg->aug_shift, cfg->aug_scale, cfg->aug_noise, &aug);
         pe_net_zero_grad(net);
         if (frozen_backbone ? pe_net_infer(net, t->x, B, e) : pe_net_forward(net, t->x, B, 1, e))
             return -1;
@@ -908,8 +910,11 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         opt.lr = s->lr;
     }
     if (rc == 0 && last) rc = compute_sims(t, net, sims, e);
+    int cosine = cfg->lr_cosine &&
+                 (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE || ph->kind == PH_JOINT);
     for (int ep = s->epoch; rc == 0 && ep < ph->epochs; ep++) {
         double t0 = pe_now();
+        if (cosine) s->lr = opt.lr = pe_cosine_lr(cfg->lr, ep, ph->epochs);
         char label[48];
         snprintf(label, sizeof label, "%s %d/%d", ph->name, ep + 1, ph->epochs);
         loss_terms lt;
@@ -935,7 +940,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         }
         if (rc) break;
         float lr_used = s->lr;
-        s->lr = opt.lr = pe_plateau_step(&s->plateau, val.loss, s->lr);
+        if (!cosine) s->lr = opt.lr = pe_plateau_step(&s->plateau, val.loss, s->lr);
         double metric = isnan(val.auroc) ? -1.0 : val.auroc;
         /* with projected warm-up epochs, only those may become the kept (best) epoch */
         int eligible = !(ph->kind == PH_WARMUP && cfg->warmup_projected > 0 && !projected);
@@ -955,7 +960,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         s->adam_step = opt.step;
         s->nbt = net->num_batches_tracked;
         rc = save_checkpoint(t, net, &opt, best_p, best_b, s, e);
-        if (rc == 0 && pe_early_stop_done(&s->stop)) {
+        if (rc == 0 && !cosine && pe_early_stop_done(&s->stop)) {
             if (!cfg->quiet)
                 fprintf(stderr, "%s: early stop (no val improvement for %d epochs)\n", ph->name,
                         s->stop.patience);

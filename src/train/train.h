@@ -21,6 +21,8 @@ typedef struct {
     int epochs_joint;
     int epochs_warmup;    /* prototype warm-up before projection: add-on + prototypes only */
     int epochs_last;
+    int lr_cosine;        /* backbone phases (pretrain, joint, baseline): cosine decay of the
+                             lr over the phase's epochs, no early stop (else plateau) */
     int plateau_patience; /* ReduceLROnPlateau on validation loss */
     float plateau_factor;
     int early_stop_patience; /* on validation macro-AUROC */
@@ -35,7 +37,8 @@ typedef struct {
                               their class (else N(0,1), the authors' init) */
     float pos_weight_power; /* BCE pos_weight = w_c^power (1 = the spec's (T - n_c) / n_c) */
     int weighted_sampler;
-    int augment;          /* random circular shift, gain and noise on training batches */
+    int augment;          /* random gain and noise (and circular shift) on training batches */
+    int aug_shift;        /* the circular time shift */
     float aug_scale, aug_noise;
     uint64_t seed;
     int threads;
