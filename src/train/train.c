@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -440,6 +441,10 @@ typedef struct {
     int64_t nbt, best_nbt;
 } run_state;
 
+/* JSON has no infinities: an unset best (+-inf) is written as +-DBL_MAX, which
+ * compares the same way. */
+static double finite_or_max(double x) { return isfinite(x) ? x : copysign(DBL_MAX, x); }
+
 static char *state_json(const run_state *s) {
     char *buf = malloc(512);
     if (buf)
@@ -447,8 +452,8 @@ static char *state_json(const run_state *s) {
                  "{\"phase\":%d,\"epoch\":%d,\"seq\":%ld,\"lr\":%.9g,\"adam_step\":%ld,"
                  "\"plateau_best\":%.17g,\"plateau_bad\":%d,\"stop_best\":%.17g,"
                  "\"stop_best_epoch\":%d,\"stop_since\":%d,\"nbt\":%lld,\"best_nbt\":%lld}",
-                 s->phase, s->epoch, s->seq, s->lr, s->adam_step, s->plateau.best,
-                 s->plateau.bad_epochs, s->stop.best, s->stop.best_epoch, s->stop.since_best,
+                 s->phase, s->epoch, s->seq, s->lr, s->adam_step, finite_or_max(s->plateau.best),
+                 s->plateau.bad_epochs, finite_or_max(s->stop.best), s->stop.best_epoch, s->stop.since_best,
                  (long long)s->nbt, (long long)s->best_nbt);
     return buf;
 }
