@@ -71,6 +71,18 @@ static inline const char *pe_test_data_dir(void) {
         return TEST_SKIP;                                                        \
     }
 
+/* max|a - ref| / max|ref| over n floats (max|a - ref| when ref is all zero; inf on NaN). */
+static inline double max_rel_err(const float *a, const float *ref, size_t n) {
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - ref[i]);
+        if (isnan(d)) return INFINITY;
+        md = d > md ? d : md;
+        mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
+    }
+    return mr > 0 ? md / mr : md;
+}
+
 #define TEST_END()                                                               \
     do {                                                                         \
         if (check_failures) fprintf(stderr, "%d check(s) failed\n", check_failures); \

@@ -20,18 +20,6 @@
 
 static pe_error err;
 
-/* max|a-b| / max|ref| */
-static double rel_err(const float *a, const float *ref, size_t n) {
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]);
-        if (isnan(d)) return INFINITY;
-        md = d > md ? d : md;
-        mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
-    }
-    return mr > 0 ? md / mr : md;
-}
-
 /* Random BN affine parameters, then running statistics from training-mode passes. */
 static void make_bn_nontrivial(pe_net *net, const float *x, uint64_t seed) {
     pe_rng r;
@@ -75,14 +63,14 @@ static void outputs_free(outputs *o) { free(o->logits), free(o->sim), free(o->z)
 /* Compares the net's current outputs with o (first B records). */
 static void compare(const pe_net *net, const outputs *o, int B, double tol, const char *what) {
     int C = net->cfg.n_classes, P = net->n_protos, D = net->cfg.latent_dim, F = net->feat_dim;
-    double rl = rel_err(net->logits, o->logits, (size_t)B * C);
+    double rl = max_rel_err(net->logits, o->logits, (size_t)B * C);
     CHECK_MSG(rl <= tol, "%s: logits relative error %.3g > %.1g", what, rl, tol);
-    double rh = rel_err(net->h, o->h, (size_t)B * F), rs = 0, rz = 0;
+    double rh = max_rel_err(net->h, o->h, (size_t)B * F), rs = 0, rz = 0;
     CHECK_MSG(rh <= tol, "%s: h relative error %.3g > %.1g", what, rh, tol);
     if (net->cfg.head == PE_HEAD_PROTO) {
-        rs = rel_err(net->sim, o->sim, (size_t)B * P);
+        rs = max_rel_err(net->sim, o->sim, (size_t)B * P);
         CHECK_MSG(rs <= tol, "%s: similarities relative error %.3g > %.1g", what, rs, tol);
-        rz = rel_err(net->z, o->z, (size_t)B * D);
+        rz = max_rel_err(net->z, o->z, (size_t)B * D);
         CHECK_MSG(rz <= tol, "%s: z relative error %.3g > %.1g", what, rz, tol);
     }
     printf("%-48s rel. error logits %.2g  sim %.2g  z %.2g  h %.2g\n", what, rl, rs, rz, rh);
@@ -153,7 +141,7 @@ static void test_proto(const float *x, int quick) {
     rc = pe_net_infer(&net, x, NREC, &err);
     CHECK_MSG(rc == 0, "bf16: %s", err.msg);
     compare(&net, &ref, NREC, 2e-2, "bf16 inference vs fp32");
-    double r = rel_err(net.logits, ref.logits, NREC * PE_NUM_CLASSES);
+    double r = max_rel_err(net.logits, ref.logits, NREC * PE_NUM_CLASSES);
     CHECK_MSG(r > 1e-7, "bf16 logits equal fp32 ones (%.3g): bf16 not in effect", r);
     outputs_free(&ref);
     pe_net_free(&net);

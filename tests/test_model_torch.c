@@ -10,18 +10,6 @@
 static pe_st_file *golden;
 static pe_error err;
 
-/* max|a-b| / max|ref| over a tensor */
-static double rel_err(const float *a, const float *ref, size_t n) {
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]);
-        if (isnan(d)) return INFINITY;
-        md = d > md ? d : md;
-        mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
-    }
-    return mr > 0 ? md / mr : md;
-}
-
 /* Compares n floats at a with golden tensor `name`; returns the relative error. */
 static double cmp(const float *a, const char *name, size_t n, double tol) {
     float *ref = malloc(n * sizeof(float));
@@ -29,7 +17,7 @@ static double cmp(const float *a, const char *name, size_t n, double tol) {
     CHECK_MSG(t && (size_t)t->numel == n, "golden tensor %s missing or of another size", name);
     double r = INFINITY;
     if (t && (size_t)t->numel == n && pe_st_read_f32(golden, name, ref, NULL, 0, &err) == 0) {
-        r = rel_err(a, ref, n);
+        r = max_rel_err(a, ref, n);
         CHECK_MSG(r <= tol, "%s: relative error %.3g > %.1g", name, r, tol);
     }
     free(ref);

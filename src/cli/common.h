@@ -3,6 +3,7 @@
 #define PE_CLI_COMMON_H
 
 #include "data/cache.h"
+#include "data/ptbxl.h"
 #include "model/modelfile.h"
 
 /* Prepares (or reuses) a filtered but unstandardized cache of DIR for the model's
@@ -10,10 +11,6 @@
 int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
                   const char *cache_path, int quiet, pe_cache *raw, pe_error *e);
 
-
-#endif
-
-#include "data/ptbxl.h"
 
 /* Reads the 100 Hz record of ecg_id from a PTB-XL root (12 x 1000 mV, PTB-XL lead
  * order) into a malloc'd *sig. */
@@ -24,3 +21,5 @@ int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, f
  * WFDB path into out. */
 int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
                        size_t n, pe_error *e);
+
+#endif

@@ -495,6 +495,37 @@ static int checkpoint_slots(const pe_net *net, int i, const pe_adam *opt, float 
     return n;
 }
 
+/* Calls fn on each checkpoint_slots tensor of net with its checkpoint name. */
+typedef int (*slot_fn)(void *io, const char *name, float *data, const pe_tensor_info *ti,
+                       pe_error *e);
+
+static int each_slot(const pe_net *net, const pe_adam *opt, float *best_p, float *best_b,
+                     slot_fn fn, void *io, pe_error *e) {
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < net->n_tensors; i++) {
+        const char *prefix[4];
+        float *data[4];
+        int ns = checkpoint_slots(net, i, opt, best_p, best_b, prefix, data);
+        for (int k = 0; rc == 0 && k < ns; k++) {
+            const pe_tensor_info *ti = &net->tensors[i];
+            char n[160];
+            snprintf(n, sizeof n, "%s%s", prefix[k], ti->name);
+            rc = fn(io, n, data[k], ti, e);
+        }
+    }
+    return rc;
+}
+
+static int write_slot(void *w, const char *name, float *data, const pe_tensor_info *ti,
+                      pe_error *e) {
+    return pe_st_add_f32(w, name, data, ti->shape, ti->ndim, e);
+}
+
+static int read_slot(void *f, const char *name, float *data, const pe_tensor_info *ti,
+                     pe_error *e) {
+    return pe_st_read_f32(f, name, data, ti->shape, ti->ndim, e);
+}
+
 /* Writes RUNDIR/checkpoint.safetensors: the run state as metadata and, within a phase,
  * the checkpoint_slots tensors (net == NULL: state only, between phases). */
 static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *opt,
@@ -506,17 +537,7 @@ static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *o
     char *st = state_json(s);
     int rc = st ? pe_st_set_metadata(w, "state", st, e) : pe_fail(e, "out of memory");
     free(st);
-    for (int i = 0; net && rc == 0 && i < net->n_tensors; i++) {
-        const char *prefix[4];
-        float *data[4];
-        int ns = checkpoint_slots(net, i, opt, best_p, best_b, prefix, data);
-        for (int k = 0; rc == 0 && k < ns; k++) {
-            const pe_tensor_info *ti = &net->tensors[i];
-            char n[160];
-            snprintf(n, sizeof n, "%s%s", prefix[k], ti->name);
-            rc = pe_st_add_f32(w, n, data[k], ti->shape, ti->ndim, e);
-        }
-    }
+    if (rc == 0 && net) rc = each_slot(net, opt, best_p, best_b, write_slot, w, e);
     if (rc == 0) rc = pe_st_write(w, path, e);
     pe_st_writer_free(w);
     return rc;
@@ -528,18 +549,7 @@ static int load_checkpoint_tensors(const trainer *t, pe_net *net, pe_adam *opt, 
     path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
     pe_st_file *f = pe_st_open(path, e);
     if (!f) return -1;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < net->n_tensors; i++) {
-        const char *prefix[4];
-        float *data[4];
-        int ns = checkpoint_slots(net, i, opt, best_p, best_b, prefix, data);
-        for (int k = 0; rc == 0 && k < ns; k++) {
-            const pe_tensor_info *ti = &net->tensors[i];
-            char n[160];
-            snprintf(n, sizeof n, "%s%s", prefix[k], ti->name);
-            rc = pe_st_read_f32(f, n, data[k], ti->shape, ti->ndim, e);
-        }
-    }
+    int rc = each_slot(net, opt, best_p, best_b, read_slot, f, e);
     pe_st_close(f);
     return rc;
 }
