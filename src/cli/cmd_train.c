@@ -33,7 +33,7 @@ static void usage(FILE *f) {
         "  --batch N  --lr X  --lr-last X  --weight-decay X\n"
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
-        "  --lr-schedule S        plateau (default: ReduceLROnPlateau + early stop) | cosine\n"
+        "  --lr-schedule S        cosine (default) | plateau (ReduceLROnPlateau + early stop)\n"
         "                         (backbone phases: cosine decay to lr/100 over the epochs)\n"
         "  --weighted-sampler     draw training records by class weight\n"
         "  --pos-weight-power X   BCE pos_weight = w_c^X (default 1: w_c = (T - n_c) / n_c)\n"

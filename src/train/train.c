@@ -51,18 +51,20 @@ pe_train_config pe_train_config_authors(void) {
 }
 
 /* protoecg's defaults, each chosen on the validation fold (fold 9) of the shared subset
- * (see REPORT.md): a plain ResNet-18 is trained first and its backbone kept (really
- * loaded); the prototype head is then trained on the frozen backbone (warm-up) with a
- * strong clustering term, its last 3 epochs with the prototypes held on training
- * latents, then projected (a no-op by then), and the last layer is refit.
+ * (see REPORT.md and docs/results/tuning/): a plain ResNet-18 is trained first (20
+ * epochs, cosine learning-rate decay) and its backbone kept (really loaded); the
+ * prototype head is then trained on the frozen backbone (warm-up) with a clustering
+ * term of weight 0.1, its last 3 epochs with the prototypes held on training latents,
+ * then projected (a no-op by then), and the last layer is refit.
  * BCE pos_weight is the square root of the spec's class weight: the full weights (up to
  * ~2,400 for classes with one training positive) made training unstable. */
 pe_train_config pe_train_config_default(void) {
     pe_train_config c = pe_train_config_authors();
-    c.epochs_pretrain = 15;
+    c.epochs_pretrain = 20;
+    c.lr_cosine = 1;
     c.epochs_joint = 0;
     c.epochs_warmup = 6;
-    c.warmup_clst = 1.0f;
+    c.warmup_clst = 0.1f;
     c.warmup_proto_lr = 10.0f;
     c.warmup_projected = 3;
     c.epochs_last = 100;
