@@ -1,5 +1,5 @@
-/* Cosine decay, ReduceLROnPlateau (mode min, threshold 1e-4 relative, as torch's defaults) and
- * early stopping on a metric to maximize, with best-epoch tracking. */
+/* Cosine decay, ReduceLROnPlateau (mode min, threshold 1e-4 relative, as torch's
+ * defaults) and early stopping on a metric to maximize, with best-epoch tracking. */
 #ifndef PE_TRAIN_SCHEDULE_H
 #define PE_TRAIN_SCHEDULE_H
 

@@ -454,8 +454,9 @@ static char *state_json(const run_state *s) {
                  "{\"phase\":%d,\"epoch\":%d,\"seq\":%ld,\"lr\":%.9g,\"adam_step\":%ld,"
                  "\"plateau_best\":%.17g,\"plateau_bad\":%d,\"stop_best\":%.17g,"
                  "\"stop_best_epoch\":%d,\"stop_since\":%d,\"nbt\":%lld,\"best_nbt\":%lld}",
-                 s->phase, s->epoch, s->seq, s->lr, s->adam_step, finite_or_max(s->plateau.best),
-                 s->plateau.bad_epochs, finite_or_max(s->stop.best), s->stop.best_epoch, s->stop.since_best,
+                 s->phase, s->epoch, s->seq, s->lr, s->adam_step,
+                 finite_or_max(s->plateau.best), s->plateau.bad_epochs,
+                 finite_or_max(s->stop.best), s->stop.best_epoch, s->stop.since_best,
                  (long long)s->nbt, (long long)s->best_nbt);
     return buf;
 }
