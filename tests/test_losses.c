@@ -7,88 +7,63 @@
  * prototype's norm is below eps, so a single tensor-wide scale would hide errors. */
 #include "check.h"
 #include "model/losses.h"
+#include "model/safetensors.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/rng.h"
 
-#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #define GC 16
 #define GK 5
 #define GP (GC * GK)
 
-/* ---- a minimal safetensors reader (tests only) ------------------------------------- */
-typedef struct {
-    char *buf;
-    size_t len;
-    size_t base; /* offset of the data section */
-    cJSON *hdr;
-} st_file;
+/* ---- golden tensors, read with the library's safetensors reader (checked against
+ * files written by Python in tests/test_safetensors.c) -------------------------------- */
 
-static int st_open(st_file *f, const char *path) {
+/* First two dimensions of t (1 when absent). */
+static void dims2(const pe_st_tensor *t, int shape[2]) {
+    shape[0] = t->ndim > 0 ? (int)t->shape[0] : 1;
+    shape[1] = t->ndim > 1 ? (int)t->shape[1] : 1;
+}
+
+/* malloc'd float copy of tensor `name`; *count = number of elements, shape = its first
+ * two dimensions. NULL (with a message) when missing or malformed. */
+static float *get_f32(const pe_st_file *f, const char *name, size_t *count, int shape[2]) {
     pe_error e = {{0}};
-    memset(f, 0, sizeof *f);
-    f->buf = pe_read_file(path, &f->len, &e);
-    if (!f->buf) {
-        fprintf(stderr, "%s\n", e.msg);
-        return -1;
-    }
-    uint64_t n = 0;
-    if (f->len < 8) return -1;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | (uint8_t)f->buf[i];
-    if (n > f->len - 8) return -1;
-    f->hdr = cJSON_ParseWithLength(f->buf + 8, (size_t)n);
-    f->base = 8 + (size_t)n;
-    return f->hdr ? 0 : -1;
-}
-
-static void st_close(st_file *f) {
-    cJSON_Delete(f->hdr);
-    free(f->buf);
-}
-
-/* malloc'd copy of tensor `name` (must have dtype `dtype`); *count = number of elements,
- * shape[0..1] = first two dimensions (1 when absent). NULL when missing or malformed. */
-static void *st_get(const st_file *f, const char *name, const char *dtype, size_t *count,
-                    int shape[2]) {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->hdr, name);
-    if (!t) {
-        fprintf(stderr, "golden: tensor %s missing\n", name);
+    const pe_st_tensor *t = pe_st_find(f, name);
+    float *out = t ? malloc((size_t)t->numel * sizeof *out + 1) : NULL;
+    if (!t || !out || pe_st_read_f32(f, name, out, NULL, 0, &e)) {
+        fprintf(stderr, "golden: %s\n", t ? e.msg : name);
+        free(out);
         return NULL;
     }
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
-    const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
-    if (!cJSON_IsString(dt) || strcmp(dt->valuestring, dtype) || !cJSON_IsArray(sh) ||
-        cJSON_GetArraySize(off) != 2) {
-        fprintf(stderr, "golden: tensor %s has an unexpected dtype/header\n", name);
-        return NULL;
-    }
-    size_t elem = !strcmp(dtype, "F64") ? 8 : !strcmp(dtype, "F32") ? 4 : 1;
-    size_t n = 1;
-    int dims[2] = {1, 1}, i = 0;
-    const cJSON *d;
-    cJSON_ArrayForEach(d, sh) {
-        if (i < 2) dims[i] = d->valueint;
-        i++;
-        n *= (size_t)d->valuedouble;
-    }
-    size_t s = (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
-    size_t e = (size_t)cJSON_GetArrayItem(off, 1)->valuedouble;
-    if (e < s || e - s != n * elem || f->base + e > f->len) {
-        fprintf(stderr, "golden: tensor %s has bad offsets\n", name);
-        return NULL;
-    }
-    void *out = malloc(n > 0 ? n * elem : 1);
-    memcpy(out, f->buf + f->base + s, n * elem);
-    if (count) *count = n;
-    if (shape) memcpy(shape, dims, sizeof dims);
+    if (count) *count = (size_t)t->numel;
+    if (shape) dims2(t, shape);
     return out;
 }
 
-static double st_value(const st_file *f, const char *name) {
-    double *v = st_get(f, name, "F64", NULL, NULL);
+/* Same for a U8 (label) tensor. */
+static uint8_t *get_u8(const pe_st_file *f, const char *name, size_t *count, int shape[2]) {
+    pe_error e = {{0}};
+    const pe_st_tensor *t = pe_st_find(f, name);
+    int64_t *wide = t ? malloc((size_t)t->numel * sizeof *wide + 1) : NULL;
+    uint8_t *out = t ? malloc((size_t)t->numel + 1) : NULL;
+    if (!t || !wide || !out || pe_st_read_i64(f, name, wide, NULL, 0, &e)) {
+        fprintf(stderr, "golden: %s\n", t ? e.msg : name);
+        free(wide), free(out);
+        return NULL;
+    }
+    for (int64_t i = 0; i < t->numel; i++) out[i] = (uint8_t)wide[i];
+    free(wide);
+    if (count) *count = (size_t)t->numel;
+    if (shape) dims2(t, shape);
+    return out;
+}
+
+/* A scalar (a loss value, stored as F64; read as float, 6e-8 relative). */
+static double get_value(const pe_st_file *f, const char *name) {
+    float *v = get_f32(f, name, NULL, NULL);
     double r = v ? v[0] : NAN;
     free(v);
     return r;
@@ -148,8 +123,9 @@ static void check_accumulate(const char *name, const float *g1, const float *g2,
 static void test_golden(void) {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/golden/losses.safetensors", PE_SOURCE_DIR);
-    st_file f;
-    if (st_open(&f, path) != 0) {
+    pe_error e = {{0}};
+    pe_st_file *f = pe_st_open(path, &e);
+    if (!f) {
         CHECK_MSG(0, "cannot read %s (run scripts/golden_losses.py)", path);
         return;
     }
@@ -161,15 +137,15 @@ static void test_golden(void) {
         int sh[2];
         size_t n;
         snprintf(nm, sizeof nm, "bce.%d.x", i);
-        float *x = st_get(&f, nm, "F32", &n, sh);
+        float *x = get_f32(f, nm, &n, sh);
         snprintf(nm, sizeof nm, "bce.%d.y", i);
-        uint8_t *y = st_get(&f, nm, "U8", NULL, NULL);
+        uint8_t *y = get_u8(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "bce.%d.w", i);
-        float *w = st_get(&f, nm, "F32", NULL, NULL);
+        float *w = get_f32(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "bce.%d.grad", i);
-        float *gref = st_get(&f, nm, "F32", NULL, NULL);
+        float *gref = get_f32(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "bce.%d.loss", i);
-        double vref = st_value(&f, nm);
+        double vref = get_value(f, nm);
         if (x && y && w && gref) {
             float *g = calloc(n, sizeof *g);
             double v = pe_loss_bce(g, x, y, w, sh[0], sh[1], 1.0);
@@ -191,13 +167,13 @@ static void test_golden(void) {
             int sh[2];
             size_t n;
             snprintf(nm, sizeof nm, "%s.%d.s", name, i);
-            float *s = st_get(&f, nm, "F32", &n, sh);
+            float *s = get_f32(f, nm, &n, sh);
             snprintf(nm, sizeof nm, "%s.%d.y", name, i);
-            uint8_t *y = st_get(&f, nm, "U8", NULL, NULL);
+            uint8_t *y = get_u8(f, nm, NULL, NULL);
             snprintf(nm, sizeof nm, "%s.%d.grad", name, i);
-            float *gref = st_get(&f, nm, "F32", NULL, NULL);
+            float *gref = get_f32(f, nm, NULL, NULL);
             snprintf(nm, sizeof nm, "%s.%d.loss", name, i);
-            double vref = st_value(&f, nm);
+            double vref = get_value(f, nm);
             if (s && y && gref && sh[1] == GP) {
                 float *g = calloc(n, sizeof *g), *g2 = malloc(n * sizeof *g2);
                 double (*fn)(float *, const float *, const uint8_t *, int, int, int, double) =
@@ -220,17 +196,17 @@ static void test_golden(void) {
         int sh[2];
         size_t n;
         snprintf(nm, sizeof nm, "proto.%d.x", i);
-        float *x = st_get(&f, nm, "F32", &n, sh);
+        float *x = get_f32(f, nm, &n, sh);
         snprintf(nm, sizeof nm, "cnt.%d.J", i);
-        float *J = st_get(&f, nm, "F32", NULL, NULL);
+        float *J = get_f32(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "div.%d.grad", i);
-        float *gdiv = st_get(&f, nm, "F32", NULL, NULL);
+        float *gdiv = get_f32(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "cnt.%d.grad", i);
-        float *gcnt = st_get(&f, nm, "F32", NULL, NULL);
+        float *gcnt = get_f32(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "div.%d.loss", i);
-        double vdiv = st_value(&f, nm);
+        double vdiv = get_value(f, nm);
         snprintf(nm, sizeof nm, "cnt.%d.loss", i);
-        double vcnt = st_value(&f, nm);
+        double vcnt = get_value(f, nm);
         if (x && J && gdiv && gcnt && sh[0] == GP) {
             int D = sh[1];
             double *scratch = malloc(pe_loss_proto_scratch_len(GP, D) * sizeof *scratch);
@@ -261,11 +237,11 @@ static void test_golden(void) {
     for (int i = 0; i < 2; i++) { /* L1 */
         size_t n;
         snprintf(nm, sizeof nm, "l1.%d.W", i);
-        float *W = st_get(&f, nm, "F32", &n, NULL);
+        float *W = get_f32(f, nm, &n, NULL);
         snprintf(nm, sizeof nm, "l1.%d.grad", i);
-        float *gref = st_get(&f, nm, "F32", NULL, NULL);
+        float *gref = get_f32(f, nm, NULL, NULL);
         snprintf(nm, sizeof nm, "l1.%d.loss", i);
-        double vref = st_value(&f, nm);
+        double vref = get_value(f, nm);
         if (W && gref && n == (size_t)GC * GP) {
             float *g = calloc(n, sizeof *g), *g2 = malloc(n * sizeof *g2);
             double v = pe_loss_l1(g, W, GC, GK, 1.0);
@@ -282,8 +258,8 @@ static void test_golden(void) {
     { /* Jaccard */
         size_t n;
         int sh[2];
-        uint8_t *lab = st_get(&f, "jaccard.labels", "U8", &n, sh);
-        float *Jref = st_get(&f, "jaccard.J", "F32", NULL, NULL);
+        uint8_t *lab = get_u8(f, "jaccard.labels", &n, sh);
+        float *Jref = get_f32(f, "jaccard.J", NULL, NULL);
         if (lab && Jref && sh[1] == GC) {
             float J[GC * GC];
             pe_jaccard(J, lab, sh[0], GC);
@@ -306,7 +282,7 @@ static void test_golden(void) {
         CHECK_MSG(all[i]->cases == want_cases[i], "%s: only %d golden cases ran", all[i]->name,
                   all[i]->cases);
     }
-    st_close(&f);
+    pe_st_close(f);
 }
 
 /* ---- finite differences on a tiny case -------------------------------------------- */
