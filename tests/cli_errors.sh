@@ -167,6 +167,10 @@ expect_fail "train: a new run over a finished one" "already holds a training run
 expect_fail "train: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \
   "$bin" train --ptbxl "$work/missing_dir" --out "$work/r_missing" "${tiny[@]}" --quiet
 expect_fail "train: no --ptbxl" "--ptbxl DIR is required" "$bin" train --out "$work/r_x"
+expect_fail "train: unknown --lr-schedule" "--lr-schedule must be cosine or plateau" \
+  "$bin" train --ptbxl "$D" --out "$work/r_sched" --lr-schedule step
+expect_fail "train: negative --aug-noise" "--aug-noise must not be negative, got -1" \
+  "$bin" train --ptbxl "$D" --out "$work/r_noise" --aug-noise -1
 expect_fail "prepare: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \
   "$bin" prepare --ptbxl "$work/missing_dir" --out "$work/x.bin"
 expect_fail "prepare: dataset with only 6-lead records" "no record could be read" \

@@ -131,7 +131,12 @@ int cmd_train(int argc, char **argv) {
     }
 #define DBL_OPT(name, field)                                                   \
     if (arg_value(argc, argv, &i, name, &v)) {                                 \
-        if (arg_double(name, v, &d) || d < 0) return 2;                        \
+        if (arg_double(name, v, &d)) return 2;                                 \
+        if (d < 0) {                                                           \
+            fprintf(stderr, "protoecg train: %s must not be negative, got %s\n", \
+                    name, v);                                                  \
+            return 2;                                                          \
+        }                                                                      \
         field = d;                                                             \
         continue;                                                              \
     }
