@@ -44,6 +44,17 @@ int arg_double(const char *name, const char *val, double *out) {
     return 0;
 }
 
+int arg_bootstrap_opts(int argc, char **argv, int *i, int *n_boot, int *seed, int *threads) {
+    const char *v;
+    if (arg_value(argc, argv, i, "--bootstrap", &v))
+        return arg_int("--bootstrap", v, 0, 1000000, n_boot) ? -1 : 1;
+    if (arg_value(argc, argv, i, "--seed", &v))
+        return arg_int("--seed", v, 0, 2147483647, seed) ? -1 : 1;
+    if (arg_value(argc, argv, i, "--threads", &v))
+        return arg_int("--threads", v, 1, 1024, threads) ? -1 : 1;
+    return 0;
+}
+
 void set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
 }

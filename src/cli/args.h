@@ -9,6 +9,10 @@ int arg_value(int argc, char **argv, int *i, const char *name, const char **val)
 /* Parses an int / double option value; prints an error naming the option on failure. */
 int arg_int(const char *name, const char *val, int lo, int hi, int *out);
 int arg_double(const char *name, const char *val, double *out);
+/* The bootstrap options of eval and report: --bootstrap N, --seed N, --threads N.
+ * Returns 1 if argv[*i] was one of them (consumed), 0 if not, -1 on a bad value (an
+ * error naming the option is printed). */
+int arg_bootstrap_opts(int argc, char **argv, int *i, int *n_boot, int *seed, int *threads);
 /* Sets the OpenMP thread count (0 = all cores). */
 void set_threads(int threads);
 /* Creates a directory and its parents unless they exist (mkdir -p). */

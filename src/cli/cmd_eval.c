@@ -58,13 +58,10 @@ int cmd_eval(int argc, char **argv) {
             arg_value(argc, argv, &i, "--cache", &cache) ||
             arg_value(argc, argv, &i, "--split", &split_name))
             continue;
-        if (arg_value(argc, argv, &i, "--bootstrap", &v)) {
-            if (arg_int("--bootstrap", v, 0, 1000000, &n_boot)) return 2;
-        } else if (arg_value(argc, argv, &i, "--seed", &v)) {
-            if (arg_int("--seed", v, 0, 2147483647, &seed)) return 2;
-        } else if (arg_value(argc, argv, &i, "--threads", &v)) {
-            if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
-        } else if (arg_value(argc, argv, &i, "--precision", &v)) {
+        int k = arg_bootstrap_opts(argc, argv, &i, &n_boot, &seed, &threads);
+        if (k < 0) return 2;
+        if (k > 0) continue;
+        if (arg_value(argc, argv, &i, "--precision", &v)) {
             if (pe_precision_parse(v, &prec)) {
                 fprintf(stderr, "protoecg eval: --precision must be fp32 or bf16\n");
                 return 2;

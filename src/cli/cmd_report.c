@@ -787,14 +787,11 @@ int cmd_report(int argc, char **argv) {
             arg_value(argc, argv, &i, "--html", &html) || arg_value(argc, argv, &i, "--json", &json) ||
             arg_value(argc, argv, &i, "--cache", &cache))
             continue;
-        if (arg_value(argc, argv, &i, "--bootstrap", &v)) {
-            if (arg_int("--bootstrap", v, 0, 1000000, &n_boot)) return 2;
-        } else if (arg_value(argc, argv, &i, "--seed", &v)) {
-            if (arg_int("--seed", v, 0, 2147483647, &seed)) return 2;
-        } else if (arg_value(argc, argv, &i, "--top", &v)) {
+        int k = arg_bootstrap_opts(argc, argv, &i, &n_boot, &seed, &threads);
+        if (k < 0) return 2;
+        if (k > 0) continue;
+        if (arg_value(argc, argv, &i, "--top", &v)) {
             if (arg_int("--top", v, 1, PE_MAX_TOP, &top)) return 2;
-        } else if (arg_value(argc, argv, &i, "--threads", &v)) {
-            if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
         } else if (!strcmp(argv[i], "--quiet")) {
             quiet = 1;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
