@@ -354,6 +354,15 @@ static void proto_head_forward(pe_net *net, int B) {
     pe_linear_forward(net->logits, net->sim, p + net->last_w, NULL, B, P, C);
 }
 
+/* The head on the pooled features h (B,F): prototypes, or the baseline's fc -> logits. */
+static void head_forward(pe_net *net, int B) {
+    if (net->cfg.head == PE_HEAD_PROTO)
+        proto_head_forward(net, B);
+    else
+        pe_linear_forward(net->logits, net->h, net->params + net->fc_w, net->params + net->fc_b, B,
+                          net->feat_dim, net->cfg.n_classes);
+}
+
 /* dlogits (B,C) [+ dsim (B,P)] -> parameter gradients of the head, and dh (B,F). */
 static void proto_head_backward(pe_net *net, const float *dlogits, const float *dsim, int B) {
     const float *p = net->params;
@@ -391,12 +400,7 @@ int pe_net_forward(pe_net *net, const float *x, int B, int training, pe_error *e
     net->last_infer = 0;
     if (training) pe_infer_invalidate(net->infer); /* BN statistics (and soon weights) change */
     if (pe_backbone_forward(net, x, B, training, e)) return -1;
-    if (net->cfg.head == PE_HEAD_PROTO) {
-        proto_head_forward(net, B);
-    } else {
-        pe_linear_forward(net->logits, net->h, net->params + net->fc_w, net->params + net->fc_b, B,
-                          net->feat_dim, net->cfg.n_classes);
-    }
+    head_forward(net, B);
     return 0;
 }
 
@@ -410,12 +414,7 @@ int pe_net_infer(pe_net *net, const float *x, int B, pe_error *e) {
     if (pe_infer_backbone(net->infer, net, x, B, net->h, e)) return -1;
     net->B = B;
     net->training = 0;
-    if (net->cfg.head == PE_HEAD_PROTO) {
-        proto_head_forward(net, B);
-    } else {
-        pe_linear_forward(net->logits, net->h, net->params + net->fc_w, net->params + net->fc_b, B,
-                          net->feat_dim, net->cfg.n_classes);
-    }
+    head_forward(net, B);
     return 0;
 }
 
