@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "model/backbone.h"
+#include "model/safetensors.h"
 #include "util/error.h"
 
 enum { SLOT_X, SLOT_IN, SLOT_A, SLOT_B, SLOT_C, SLOT_SCRATCH, NUM_SLOTS };
@@ -229,20 +230,29 @@ static int step_scratch(pe_infer *inf, plan *p, step *s, const_dnnl_primitive_de
     return step_arg(inf, p, s, DNNL_ARG_SCRATCHPAD, smd, SLOT_SCRATCH, e) ? 0 : -1;
 }
 
+/* Adds the step of a one-input, one-output primitive (reorder, pooling) with its
+ * scratchpad; takes ownership of pd. */
+static int add_io_step(pe_infer *inf, plan *p, dnnl_primitive_desc_t pd, int in_arg,
+                       const dnnl_memory_desc_t *in_md, int in_slot, int out_arg,
+                       const dnnl_memory_desc_t *out_md, int out_slot, pe_error *e) {
+    step *s = step_new(p, pd, e);
+    int rc = s && step_arg(inf, p, s, in_arg, in_md, in_slot, e) &&
+                     step_arg(inf, p, s, out_arg, out_md, out_slot, e) &&
+                     step_scratch(inf, p, s, pd, e) == 0
+                 ? 0
+                 : -1;
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
 /* Adds a reorder step from (src_md, src_slot) to (dst_md, dst_slot). */
 static int add_reorder(pe_infer *inf, plan *p, const dnnl_memory_desc_t *src_md, int src_slot,
                        const dnnl_memory_desc_t *dst_md, int dst_slot, pe_error *e) {
     dnnl_primitive_desc_t pd = NULL;
     DNNL_TRY(dnnl_reorder_primitive_desc_create(&pd, src_md, inf->engine, dst_md, inf->engine,
                                                 inf->plain_attr));
-    step *s = step_new(p, pd, e);
-    int rc = s && step_arg(inf, p, s, DNNL_ARG_FROM, src_md, src_slot, e) &&
-                     step_arg(inf, p, s, DNNL_ARG_TO, dst_md, dst_slot, e) &&
-                     step_scratch(inf, p, s, pd, e) == 0
-                 ? 0
-                 : -1;
-    dnnl_primitive_desc_destroy(pd);
-    return rc;
+    return add_io_step(inf, p, pd, DNNL_ARG_FROM, src_md, src_slot, DNNL_ARG_TO, dst_md,
+                       dst_slot, e);
 }
 
 static int init_md(dnnl_memory_desc_t *md, int64_t d0, int64_t d1, int64_t d2,
@@ -364,14 +374,8 @@ static int add_maxpool(pe_infer *inf, plan *p, const dnnl_memory_desc_t *src_md,
     DNNL_TRY(dnnl_primitive_desc_create(&pd, &pdesc, inf->plain_attr, inf->engine, NULL));
     const dnnl_memory_desc_t *pdst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     *out_md = *pdst;
-    step *s = step_new(p, pd, e);
-    int rc = s && step_arg(inf, p, s, DNNL_ARG_SRC, src_md, src_slot, e) &&
-                     step_arg(inf, p, s, DNNL_ARG_DST, pdst, dst_slot, e) &&
-                     step_scratch(inf, p, s, pd, e) == 0
-                 ? 0
-                 : -1;
-    dnnl_primitive_desc_destroy(pd);
-    return rc;
+    return add_io_step(inf, p, pd, DNNL_ARG_SRC, src_md, src_slot, DNNL_ARG_DST, pdst, dst_slot,
+                       e);
 }
 
 /* The three activation slots other than `cur`, in order. */
@@ -556,14 +560,6 @@ static plan *plan_get(pe_infer *inf, const pe_net *net, int B, pe_error *e) {
     return p;
 }
 
-static inline float bf16_to_f32(uint16_t v) {
-    union {
-        uint32_t u;
-        float f;
-    } c = {.u = (uint32_t)v << 16};
-    return c.f;
-}
-
 /* h (B, C) = mean over time of the plan's output, read in its (blocked) layout. */
 static void gap_blocked(const plan *p, const void *data, float *h) {
     const dnnl_memory_desc_t *md = &p->out_md;
@@ -581,7 +577,7 @@ static void gap_blocked(const plan *p, const void *data, float *h) {
             double sum = 0.0;
             if (is_bf16) {
                 const uint16_t *x = (const uint16_t *)data + base;
-                for (int l = 0; l < L; l++) sum += bf16_to_f32(x[l * sl]);
+                for (int l = 0; l < L; l++) sum += pe_bf16_to_f32(x[l * sl]);
             } else {
                 const float *x = (const float *)data + base;
                 for (int l = 0; l < L; l++) sum += x[l * sl];
