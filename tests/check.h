@@ -5,6 +5,7 @@
 #define PE_TESTS_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,17 @@ static inline double max_rel_err(const float *a, const float *ref, size_t n) {
         mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
     }
     return mr > 0 ? md / mr : md;
+}
+
+/* float -> nearest bfloat16 (ties to even) -> float, as oneDNN's reorder rounds: the
+ * tests' own reference, independent of the library's conversion. */
+static inline float ref_round_bf16(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } c = {x};
+    c.u = (c.u + 0x7fffu + ((c.u >> 16) & 1u)) & 0xffff0000u;
+    return c.f;
 }
 
 #define TEST_END()                                                               \

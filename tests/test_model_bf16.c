@@ -17,15 +17,6 @@
 
 static pe_error err;
 
-static float round_bf16(float x) {
-    union {
-        float f;
-        uint32_t u;
-    } c = {x};
-    c.u = (c.u + 0x7fffu + ((c.u >> 16) & 1u)) & 0xffff0000u;
-    return c.f;
-}
-
 static long file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
@@ -55,7 +46,7 @@ int main(void) {
     CHECK_MSG(pe_model_load(&b, p16, NREC, 1, &err) == 0, "%s", err.msg);
     size_t bad = 0;
     for (size_t i = 0; i < b.net.n_params; i++)
-        bad += b.net.params[i] != round_bf16(m.net.params[i]);
+        bad += b.net.params[i] != ref_round_bf16(m.net.params[i]);
     CHECK_MSG(bad == 0, "%zu parameters differ from their bf16 rounding", bad);
     CHECK(!memcmp(b.net.buffers, m.net.buffers, m.net.n_buffers * sizeof(float)));
     CHECK(b.net.num_batches_tracked == m.net.num_batches_tracked);

@@ -31,16 +31,6 @@ static double cosine(const float *a, const float *b, size_t n) {
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
-/* float -> nearest bfloat16 (ties to even) -> float, as oneDNN's reorder rounds */
-static float round_bf16(float x) {
-    union {
-        float f;
-        uint32_t u;
-    } c = {x};
-    c.u = (c.u + 0x7fffu + ((c.u >> 16) & 1u)) & 0xffff0000u;
-    return c.f;
-}
-
 /* ||a - b|| / ||b|| */
 static double rel_l2(const float *a, const float *b, size_t n) {
     double d = 0, r = 0;
@@ -210,10 +200,11 @@ static void test_backend_modes(void) {
     pe_rng_seed(&r, 5);
     float *in = malloc(nin * 4), *w = malloc(nw * 4), *dout = malloc(nout * 4);
     float *in_r = malloc(nin * 4), *w_r = malloc(nw * 4), *dout_r = malloc(nout * 4);
-    for (size_t i = 0; i < nin; i++) in[i] = (float)pe_rng_normal(&r), in_r[i] = round_bf16(in[i]);
-    for (size_t i = 0; i < nw; i++) w[i] = (float)pe_rng_normal(&r), w_r[i] = round_bf16(w[i]);
+    for (size_t i = 0; i < nin; i++)
+        in[i] = (float)pe_rng_normal(&r), in_r[i] = ref_round_bf16(in[i]);
+    for (size_t i = 0; i < nw; i++) w[i] = (float)pe_rng_normal(&r), w_r[i] = ref_round_bf16(w[i]);
     for (size_t i = 0; i < nout; i++)
-        dout[i] = (float)pe_rng_normal(&r), dout_r[i] = round_bf16(dout[i]);
+        dout[i] = (float)pe_rng_normal(&r), dout_r[i] = ref_round_bf16(dout[i]);
     /* (B, C, L) -> (B, L, C) */
 #define TO_NWC(dst, src, C_, L_)                                                        \
     for (int b = 0; b < s.B; b++)                                                       \
