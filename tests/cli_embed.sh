@@ -12,22 +12,12 @@
 # Skips (77) without the shared data or the example binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(realpath "${1:-build/protoecg}")
+source tests/data_test_env.sh
 example="$(dirname "$bin")/embed_example"
-data="${PROTOECG_PTBXL:-../shared/data/ptbxl}"
-if [[ ! -f "$data/ptbxl_database.csv" ]]; then
-  echo "SKIP: PTB-XL data not found at $data (set PROTOECG_PTBXL)"
-  exit 77
-fi
 if [[ ! -x "$example" ]]; then
   echo "SKIP: $example not built"
   exit 77
 fi
-py=/usr/bin/python3
-[[ -x "$py" ]] || py=$(command -v python3)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 "$bin" train --ptbxl "$data" --out "$tmp/run" --width 4 --latent 16 --protos-per-class 2 \
   --epochs 1 --epochs-pretrain 1 --epochs-warmup 1 --epochs-last 2 --batch 64 --quiet \

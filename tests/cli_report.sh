@@ -16,17 +16,7 @@
 # Usage: tests/cli_report.sh path/to/protoecg. Skips (77) without the shared data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(realpath "${1:-build/protoecg}")
-data="${PROTOECG_PTBXL:-../shared/data/ptbxl}"
-if [[ ! -f "$data/ptbxl_database.csv" ]]; then
-  echo "SKIP: PTB-XL data not found at $data (set PROTOECG_PTBXL)"
-  exit 77
-fi
-py=/usr/bin/python3
-[[ -x "$py" ]] || py=$(command -v python3)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+source tests/data_test_env.sh
 boot=200
 [[ "${PE_TEST_QUICK:-0}" == 1 ]] && boot=20
 
