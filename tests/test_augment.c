@@ -1,5 +1,6 @@
-/* Training-batch augmentation (shift, gain, noise) and the cosine learning-rate
- * schedule, checked against their definitions. */
+/* Training-batch augmentation (shift, gain, noise, mixup), the Gamma/Beta sampler
+ * behind mixup and the cosine learning-rate schedule, checked against their
+ * definitions and closed-form moments. */
 #include "check.h"
 #include "data/dataset.h"
 #include "train/schedule.h"
@@ -22,6 +23,74 @@ static int find_shift(const float *x, const float *y, int b) {
         if (ok) return d;
     }
     return -1;
+}
+
+/* Sample mean and variance of n draws of f. */
+static void moments(double (*f)(pe_rng *, double, double), double a, double b, int n,
+                    double *mean, double *var, double *below) {
+    pe_rng r;
+    pe_rng_seed(&r, 11);
+    double s = 0, s2 = 0;
+    long nb = 0;
+    for (int i = 0; i < n; i++) {
+        double v = f(&r, a, b);
+        s += v, s2 += v * v, nb += v < 0.25;
+    }
+    *mean = s / n, *var = s2 / n - *mean * *mean, *below = (double)nb / n;
+}
+
+static double gamma_draw(pe_rng *r, double a, double b) { return (void)b, pe_rng_gamma(r, a); }
+
+static void check_samplers(void) {
+    enum { ND = 40000 };
+    double m, v, p;
+    /* Gamma(k, 1): mean k, variance k; sd of the mean estimate sqrt(k / ND) */
+    const double shapes[] = {0.2, 0.7, 1.0, 2.5};
+    for (int i = 0; i < 4; i++) {
+        double k = shapes[i];
+        moments(gamma_draw, k, 0, ND, &m, &v, &p);
+        CHECK_MSG(fabs(m - k) < 5 * sqrt(k / ND), "gamma(%g) mean %g", k, m);
+        CHECK_MSG(fabs(v - k) < 0.08 * k + 0.01, "gamma(%g) variance %g", k, v);
+    }
+    /* Beta(a, a): mean 1/2, variance 1 / (4 (2a + 1)); Beta(2, 2) has the CDF
+     * 3x^2 - 2x^3, so P(X < 1/4) = 0.15625 */
+    const double as[] = {0.2, 0.4, 2.0};
+    for (int i = 0; i < 3; i++) {
+        double a = as[i], var = 1.0 / (4.0 * (2.0 * a + 1.0));
+        moments(pe_rng_beta, a, a, ND, &m, &v, &p);
+        CHECK_MSG(fabs(m - 0.5) < 5 * sqrt(var / ND), "beta(%g) mean %g", a, m);
+        CHECK_MSG(fabs(v - var) < 0.03 * var, "beta(%g) variance %g, want %g", a, v, var);
+        if (a == 2.0) CHECK_MSG(fabs(p - 0.15625) < 0.01, "beta(2,2) P(X<1/4) = %g", p);
+    }
+}
+
+/* Mixup: every record is lambda x_b + (1 - lambda) x_pi(b) for one lambda and a
+ * permutation pi, and y_mix_b = y_pi(b). Labels are one-hot by record, so pi can be
+ * read off y_mix. */
+static void check_mixup(const float *x) {
+    enum { C = 8 };
+    static float y[B * LEADS * N];
+    uint8_t lab[B * C] = {0}, lab_mix[B * C];
+    for (int b = 0; b < B; b++) lab[b * C + b] = 1;
+    memcpy(y, x, sizeof y);
+    pe_rng r;
+    pe_rng_seed(&r, 9);
+    double lambda = pe_mixup_batch(y, lab, lab_mix, B, (size_t)LEADS * N, C, 0.4, &r);
+    CHECK(lambda >= 0 && lambda <= 1);
+    int seen[B] = {0}, moved = 0;
+    for (int b = 0; b < B; b++) {
+        int j = -1;
+        for (int c = 0; c < C; c++)
+            if (lab_mix[b * C + c]) j = c;
+        CHECK_MSG(j >= 0 && j < B && !seen[j], "y_mix of record %d is not a permuted label", b);
+        if (j < 0 || j >= B || seen[j]) continue;
+        seen[j] = 1, moved += j != b;
+        for (int i = 0; i < LEADS * N; i++) {
+            size_t k = (size_t)b * LEADS * N + i, kj = (size_t)j * LEADS * N + i;
+            CHECK_CLOSE(y[k], lambda * x[k] + (1 - lambda) * x[kj], 1e-6, 1e-5);
+        }
+    }
+    CHECK(moved > 0);
 }
 
 int main(void) {
@@ -80,5 +149,8 @@ int main(void) {
     CHECK_CLOSE(pe_cosine_lr(1e-3f, 10, 21), 0.5 * (1e-3 + 1e-5), 0, 1e-5);
     for (int ep = 1; ep < 21; ep++) CHECK(pe_cosine_lr(1e-3f, ep, 21) < pe_cosine_lr(1e-3f, ep - 1, 21));
     CHECK_CLOSE(pe_cosine_lr(2e-3f, 0, 1), 2e-3, 0, 1e-6); /* one epoch: the full lr */
+
+    check_samplers();
+    check_mixup(x);
     TEST_END();
 }

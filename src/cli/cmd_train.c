@@ -40,6 +40,8 @@ static void usage(FILE *f) {
         "  --augment / --no-augment   random gain and noise (and shift) on training batches\n"
         "  --aug-shift / --no-aug-shift   random circular time shift in the augmentation\n"
         "  --aug-scale X --aug-noise X    gain range (1 +- X) and noise std of the augmentation\n"
+        "  --mixup A              mixup with Beta(A, A) weights in the plain-network phases\n"
+        "                         (pretraining, baseline; default 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
@@ -173,6 +175,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--warmup-proto-lr", c.warmup_proto_lr)
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
+        DBL_OPT("--mixup", c.mixup)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;

@@ -32,4 +32,12 @@ uint8_t *pe_split_labels(const pe_split_view *v);
 void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float scale,
                       float noise, pe_rng *r);
 
+/* Mixup (Zhang et al. 2018) of a batch x (B, n) with labels y (B, C), in place: one
+ * lambda ~ Beta(alpha, alpha) for the batch (returned) and a random permutation pi;
+ * x_b <- lambda x_b + (1 - lambda) x_pi(b), and y_mix_b <- y_pi(b) (the caller weighs
+ * the loss of y by lambda and of y_mix by 1 - lambda: BCE is linear in its target).
+ * Returns -1 when out of memory. */
+double pe_mixup_batch(float *x, const uint8_t *y, uint8_t *y_mix, int B, size_t n, int C,
+                      double alpha, pe_rng *r);
+
 #endif

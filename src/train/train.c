@@ -46,7 +46,7 @@ pe_train_config pe_train_config_authors(void) {
         .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
         .warmup_proto_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
-        .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
+        .mixup = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
 }
 
@@ -110,6 +110,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddBoolToObject(o, "aug_shift", c->aug_shift);
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
     cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
+    cJSON_AddNumberToObject(o, "mixup", c->mixup);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     cJSON_AddStringToObject(o, "precision", pe_precision_name(c->precision));
@@ -179,7 +180,7 @@ typedef struct {
     int has_sampler;
     /* batch buffers */
     float *x;
-    uint8_t *yb;
+    uint8_t *yb, *yb_mix; /* labels of the batch; of the records mixed in (mixup) */
     long *order;
     float *dlogits, *dsim;
     double *scratch;
@@ -231,11 +232,12 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;
     t->x = malloc(B * rec * sizeof(float));
     t->yb = malloc(B * C_);
+    t->yb_mix = malloc(B * C_);
     t->order = malloc((size_t)(nmax + B) * sizeof(long));
     t->dlogits = malloc((nmax > (long)B ? (size_t)nmax : B) * C_ * sizeof(float));
     t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
     t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
-    if (!t->x || !t->yb || !t->order || !t->dlogits || !t->dsim || !t->scratch)
+    if (!t->x || !t->yb || !t->yb_mix || !t->order || !t->dlogits || !t->dsim || !t->scratch)
         return pe_fail(e, "out of memory for training buffers");
     return 0;
 }
@@ -246,7 +248,7 @@ static void trainer_free(trainer *t) {
         free(t->y[s]);
     }
     if (t->has_sampler) pe_sampler_free(&t->sampler);
-    free(t->x), free(t->yb), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
+    free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
     free(t->H), free(t->Z), free(t->Ztmp);
     if (t->metrics) fclose(t->metrics);
 }
@@ -347,13 +349,18 @@ static void mean_terms(loss_terms *a) {
 
 /* The loss of one batch in net (after forward) and its gradients: dlogits into
  * t->dlogits, dsim into t->dsim, prototype terms straight into the net's grads.
- * proto_terms: 0 = BCE only, 1 = all terms, 2 = warm-up (no diversity/contrastive). */
-static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int proto_terms) {
+ * proto_terms: 0 = BCE only, 1 = all terms, 2 = warm-up (no diversity/contrastive).
+ * lambda < 1: a mixup batch, BCE = lambda BCE(yb) + (1 - lambda) BCE(yb_mix). */
+static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int proto_terms,
+                             double lambda) {
     const pe_train_config *cfg = t->cfg;
     loss_terms lt = {0};
     lt.steps = 1;
     memset(t->dlogits, 0, (size_t)B * C_ * sizeof(float));
-    lt.bce = pe_loss_bce(t->dlogits, net->logits, t->yb, t->class_w, B, C_, 1.0);
+    lt.bce = lambda * pe_loss_bce(t->dlogits, net->logits, t->yb, t->class_w, B, C_, lambda);
+    if (lambda < 1.0)
+        lt.bce += (1.0 - lambda) * pe_loss_bce(t->dlogits, net->logits, t->yb_mix, t->class_w,
+                                               B, C_, 1.0 - lambda);
     lt.loss = lt.bce;
     if (net->cfg.head == PE_HEAD_PROTO && proto_terms) {
         int K = net->cfg.protos_per_class, P = net->n_protos, D = net->cfg.latent_dim;
@@ -406,11 +413,18 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         if (cfg->augment)
             pe_augment_batch(t->x, B, (int)t->cache->h.n_leads, (int)t->cache->h.n_samples,
                              cfg->aug_shift, cfg->aug_scale, cfg->aug_noise, &aug);
+        int terms = (kind == PH_PRETRAIN || kind == PH_BASELINE) ? 0 : kind == PH_WARMUP ? 2 : 1;
+        double lambda = 1.0; /* mixup only where the loss is BCE alone */
+        if (cfg->mixup > 0 && terms == 0) {
+            lambda = pe_mixup_batch(t->x, t->yb, t->yb_mix, B,
+                                    (size_t)t->cache->h.n_leads * t->cache->h.n_samples, C_,
+                                    cfg->mixup, &aug);
+            if (lambda < 0) return pe_fail(e, "out of memory for mixup");
+        }
         pe_net_zero_grad(net);
         if (frozen_backbone ? pe_net_infer(net, t->x, B, e) : pe_net_forward(net, t->x, B, 1, e))
             return -1;
-        int terms = (kind == PH_PRETRAIN || kind == PH_BASELINE) ? 0 : kind == PH_WARMUP ? 2 : 1;
-        loss_terms lt = batch_loss(t, net, B, w_clst, terms);
+        loss_terms lt = batch_loss(t, net, B, w_clst, terms, lambda);
         if (!isfinite(lt.loss))
             return pe_fail(e, "%s: training diverged (loss %g) at epoch %d", label, lt.loss,
                            epoch + 1);

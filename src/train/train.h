@@ -40,6 +40,7 @@ typedef struct {
     int augment;          /* random gain and noise (and circular shift) on training batches */
     int aug_shift;        /* the circular time shift */
     float aug_scale, aug_noise;
+    float mixup;          /* mixup alpha in the plain-network phases (0: off) */
     uint64_t seed;
     int threads;
     int use_dnnl;

@@ -36,6 +36,27 @@ double pe_rng_normal(pe_rng *r) {
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
+double pe_rng_gamma(pe_rng *r, double shape) {
+    if (shape < 1.0) { /* G(a) = G(a + 1) * U^(1/a) */
+        double u = pe_rng_uniform(r);
+        return pe_rng_gamma(r, shape + 1.0) * pow(u > 0 ? u : 1e-300, 1.0 / shape);
+    }
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = pe_rng_normal(r), v = 1.0 + c * x;
+        if (v <= 0) continue;
+        v = v * v * v;
+        double u = pe_rng_uniform(r);
+        if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+        if (u > 0 && log(u) < 0.5 * x * x + d * (1.0 - v + log(v))) return d * v;
+    }
+}
+
+double pe_rng_beta(pe_rng *r, double a, double b) {
+    double x = pe_rng_gamma(r, a), y = pe_rng_gamma(r, b);
+    return x + y > 0 ? x / (x + y) : 0.5;
+}
+
 uint64_t pe_rng_below(pe_rng *r, uint64_t n) {
     if (n == 0) return 0;
     uint64_t lim = UINT64_MAX - UINT64_MAX % n;

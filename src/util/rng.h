@@ -14,6 +14,10 @@ uint64_t pe_rng_u64(pe_rng *r);
 double pe_rng_uniform(pe_rng *r);
 /* Standard normal (Box-Muller). */
 double pe_rng_normal(pe_rng *r);
+/* Gamma(shape, 1) for shape > 0 (Marsaglia-Tsang; shape < 1 by the U^(1/shape) boost). */
+double pe_rng_gamma(pe_rng *r, double shape);
+/* Beta(a, b) for a, b > 0, as G_a / (G_a + G_b). */
+double pe_rng_beta(pe_rng *r, double a, double b);
 /* Uniform integer in [0, n). */
 uint64_t pe_rng_below(pe_rng *r, uint64_t n);
 
