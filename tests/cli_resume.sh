@@ -7,6 +7,8 @@
 #     phase) and continued each time with --resume ends with the same files as the
 #     uninterrupted run;
 #   - the same with the plateau schedule (the default is cosine), killed in the pretraining;
+#   - the same with mixup and the weight average (--mixup, --ema: the average must
+#     survive the kill), killed in the pretraining;
 #   - a new run in a directory that holds one is refused without --resume;
 #   - no temporary file (*.tmp.*) is left behind, also not one that the kill left.
 # Not run with 2 threads under PE_TEST_QUICK=1 (the sanitizer run). Skips (exit 77) only
@@ -172,6 +174,18 @@ train "$work/pl" --threads 1 --seed 7 --lr-schedule plateau
 if kill_at "$work/kp" 2 --lr-schedule plateau; then # at the end of the pretraining
   train "$work/kp" --threads 1 --seed 7 --lr-schedule plateau --resume
   same_run "$work/pl" "$work/kp" "plateau schedule: killed in pretraining and resumed vs uninterrupted"
+fi
+
+# ---- mixup and the weight average: killed inside the pretraining, resumed ------------------
+me=(--mixup 0.4 --ema 0.9 --epochs-pretrain 3)
+train "$work/me" --threads 1 --seed 7 "${me[@]}"
+if cmp -s "$work/a/pretrain.safetensors" "$work/me/pretrain.safetensors"; then
+  fail "--mixup/--ema left the pretraining unchanged"
+fi
+grep -qE '"ema":[[:space:]]*0\.(9|89)' "$work/me/config.json" || fail "config.json lacks the ema setting"
+if kill_at "$work/kme" 2 "${me[@]}"; then # inside the pretraining (3 epochs)
+  train "$work/kme" --threads 1 --seed 7 "${me[@]}" --resume
+  same_run "$work/me" "$work/kme" "mixup + EMA: killed in pretraining and resumed vs uninterrupted"
 fi
 
 if ((fails)); then

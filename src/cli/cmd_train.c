@@ -42,6 +42,8 @@ static void usage(FILE *f) {
         "  --aug-scale X --aug-noise X    gain range (1 +- X) and noise std of the augmentation\n"
         "  --mixup A              mixup with Beta(A, A) weights in the plain-network phases\n"
         "                         (pretraining, baseline; default 0: off)\n"
+        "  --ema D                exponential moving average of the weights (decay D per step)\n"
+        "                         evaluated and kept in those phases (default 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
@@ -176,6 +178,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
         DBL_OPT("--mixup", c.mixup)
+        DBL_OPT("--ema", c.ema)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;
@@ -216,6 +219,10 @@ int cmd_train(int argc, char **argv) {
     if (!root || !out) {
         fprintf(stderr, "protoecg train: %s is required\n", !root ? "--ptbxl DIR" : "--out RUNDIR");
         usage(stderr);
+        return 2;
+    }
+    if (c.ema >= 1.0f) {
+        fprintf(stderr, "protoecg train: --ema must be below 1 (a decay per step, e.g. 0.999)\n");
         return 2;
     }
     set_threads(c.threads);

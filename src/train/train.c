@@ -46,7 +46,7 @@ pe_train_config pe_train_config_authors(void) {
         .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
         .warmup_proto_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
-        .mixup = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
+        .mixup = 0.0f, .ema = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
 }
 
@@ -111,6 +111,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
     cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
     cJSON_AddNumberToObject(o, "mixup", c->mixup);
+    cJSON_AddNumberToObject(o, "ema", c->ema);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     cJSON_AddStringToObject(o, "precision", pe_precision_name(c->precision));
@@ -382,8 +383,40 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
     return lt;
 }
 
+/* What a phase keeps besides the net, and its checkpoint saves: the optimizer state,
+ * the best epoch's weights and, with --ema, the running average of the weights. */
+typedef struct {
+    pe_adam opt;
+    float *best_p, *best_b; /* params, buffers */
+    float *ema_p, *ema_b;   /* NULL without EMA */
+} phase_bufs;
+
+/* ema <- d ema + (1 - d) w for params and buffers (BN running statistics), with the
+ * decay warmed up over the first steps, d = min(decay, (1 + step) / (10 + step)), so
+ * the average soon forgets the initial weights. */
+static void ema_update(phase_bufs *pb, const pe_net *net, double decay) {
+    double step = (double)pb->opt.step, d = fmin(decay, (1.0 + step) / (10.0 + step));
+    const float a = (float)d, b = (float)(1.0 - d);
+    for (size_t i = 0; i < net->n_params; i++) pb->ema_p[i] = a * pb->ema_p[i] + b * net->params[i];
+    for (size_t i = 0; i < net->n_buffers; i++)
+        pb->ema_b[i] = a * pb->ema_b[i] + b * net->buffers[i];
+}
+
+/* Exchanges the net's weights with the average (to evaluate it, and back). */
+static void ema_swap(phase_bufs *pb, pe_net *net) {
+    for (size_t i = 0; i < net->n_params; i++) {
+        float v = net->params[i];
+        net->params[i] = pb->ema_p[i], pb->ema_p[i] = v;
+    }
+    for (size_t i = 0; i < net->n_buffers; i++) {
+        float v = net->buffers[i];
+        net->buffers[i] = pb->ema_b[i], pb->ema_b[i] = v;
+    }
+    pe_net_weights_changed(net);
+}
+
 static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, int epoch,
-                       int freeze_protos, pe_adam *opt, const char *label, loss_terms *out,
+                       int freeze_protos, phase_bufs *pb, const char *label, loss_terms *out,
                        pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
@@ -431,7 +464,8 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         if (pe_net_backward(net, t->dlogits, net->cfg.head == PE_HEAD_PROTO ? t->dsim : NULL,
                             !frozen_backbone, e))
             return -1;
-        pe_adam_step(opt, net, groups);
+        pe_adam_step(&pb->opt, net, groups);
+        if (pb->ema_p) ema_update(pb, net, cfg->ema);
         if (freeze_protos) reproject(t, m); /* prototypes stay on training latents */
         add_terms(out, &lt);
         char extra[64];
@@ -497,17 +531,19 @@ static int parse_state(const char *txt, run_state *s) {
     return 0;
 }
 
-/* The checkpoint tensors of net tensor i: net.<name> and best.<name> (params and
- * buffers), adam_m.<name> and adam_v.<name> (params, when opt is given). */
-static int checkpoint_slots(const pe_net *net, int i, const pe_adam *opt, float *best_p,
-                            float *best_b, const char **prefix, float **data) {
+/* The checkpoint tensors of net tensor i: net.<name>, best.<name> and, with EMA,
+ * ema.<name> (params and buffers), adam_m.<name> and adam_v.<name> (params). */
+enum { MAX_SLOTS = 5 };
+static int checkpoint_slots(const pe_net *net, int i, const phase_bufs *pb,
+                            const char **prefix, float **data) {
     const pe_tensor_info *ti = &net->tensors[i];
     int n = 0, param = ti->kind == PE_T_PARAM;
     prefix[n] = "net.", data[n++] = pe_net_data(net, ti);
-    prefix[n] = "best.", data[n++] = (param ? best_p : best_b) + ti->offset;
-    if (param && opt) {
-        prefix[n] = "adam_m.", data[n++] = opt->m + ti->offset;
-        prefix[n] = "adam_v.", data[n++] = opt->v + ti->offset;
+    prefix[n] = "best.", data[n++] = (param ? pb->best_p : pb->best_b) + ti->offset;
+    if (pb->ema_p) prefix[n] = "ema.", data[n++] = (param ? pb->ema_p : pb->ema_b) + ti->offset;
+    if (param) {
+        prefix[n] = "adam_m.", data[n++] = pb->opt.m + ti->offset;
+        prefix[n] = "adam_v.", data[n++] = pb->opt.v + ti->offset;
     }
     return n;
 }
@@ -516,13 +552,13 @@ static int checkpoint_slots(const pe_net *net, int i, const pe_adam *opt, float 
 typedef int (*slot_fn)(void *io, const char *name, float *data, const pe_tensor_info *ti,
                        pe_error *e);
 
-static int each_slot(const pe_net *net, const pe_adam *opt, float *best_p, float *best_b,
-                     slot_fn fn, void *io, pe_error *e) {
+static int each_slot(const pe_net *net, const phase_bufs *pb, slot_fn fn, void *io,
+                     pe_error *e) {
     int rc = 0;
     for (int i = 0; rc == 0 && i < net->n_tensors; i++) {
-        const char *prefix[4];
-        float *data[4];
-        int ns = checkpoint_slots(net, i, opt, best_p, best_b, prefix, data);
+        const char *prefix[MAX_SLOTS];
+        float *data[MAX_SLOTS];
+        int ns = checkpoint_slots(net, i, pb, prefix, data);
         for (int k = 0; rc == 0 && k < ns; k++) {
             const pe_tensor_info *ti = &net->tensors[i];
             char n[160];
@@ -545,8 +581,8 @@ static int read_slot(void *f, const char *name, float *data, const pe_tensor_inf
 
 /* Writes RUNDIR/checkpoint.safetensors: the run state as metadata and, within a phase,
  * the checkpoint_slots tensors (net == NULL: state only, between phases). */
-static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *opt,
-                           float *best_p, float *best_b, const run_state *s, pe_error *e) {
+static int save_checkpoint(const trainer *t, const pe_net *net, const phase_bufs *pb,
+                           const run_state *s, pe_error *e) {
     char path[4096];
     path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
     pe_st_writer *w = pe_st_writer_new();
@@ -554,19 +590,18 @@ static int save_checkpoint(const trainer *t, const pe_net *net, const pe_adam *o
     char *st = state_json(s);
     int rc = st ? pe_st_set_metadata(w, "state", st, e) : pe_fail(e, "out of memory");
     free(st);
-    if (rc == 0 && net) rc = each_slot(net, opt, best_p, best_b, write_slot, w, e);
+    if (rc == 0 && net) rc = each_slot(net, pb, write_slot, w, e);
     if (rc == 0) rc = pe_st_write(w, path, e);
     pe_st_writer_free(w);
     return rc;
 }
 
-static int load_checkpoint_tensors(const trainer *t, pe_net *net, pe_adam *opt, float *best_p,
-                                   float *best_b, pe_error *e) {
+static int load_checkpoint_tensors(const trainer *t, pe_net *net, phase_bufs *pb, pe_error *e) {
     char path[4096];
     path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
     pe_st_file *f = pe_st_open(path, e);
     if (!f) return -1;
-    int rc = each_slot(net, opt, best_p, best_b, read_slot, f, e);
+    int rc = each_slot(net, pb, read_slot, f, e);
     pe_st_close(f);
     return rc;
 }
@@ -916,44 +951,52 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
     pe_net *net = &m->net;
     int last = ph->kind == PH_LAST;
     float *sims[3] = {NULL, NULL, NULL};
-    pe_adam opt = {0};
-    float *best_p = malloc(net->n_params * sizeof(float));
-    float *best_b = malloc((net->n_buffers + 1) * sizeof(float));
-    int rc = (best_p && best_b) ? 0 : pe_fail(e, "out of memory");
-    if (rc == 0) rc = pe_adam_init(&opt, net->n_params, last ? cfg->lr_last : cfg->lr,
+    /* the weight average (--ema) is kept in the plain-network phases */
+    int ema = cfg->ema > 0 && (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE);
+    size_t np = net->n_params * sizeof(float), nb = (net->n_buffers + 1) * sizeof(float);
+    phase_bufs pb = {.best_p = malloc(np), .best_b = malloc(nb)};
+    if (ema) pb.ema_p = malloc(np), pb.ema_b = malloc(nb);
+    int rc = (pb.best_p && pb.best_b && (!ema || (pb.ema_p && pb.ema_b)))
+                 ? 0 : pe_fail(e, "out of memory");
+    pe_adam *opt = &pb.opt;
+    if (rc == 0) rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
                                    last ? 0.0f : cfg->weight_decay, e);
     if (rc == 0) {
-        memcpy(best_p, net->params, net->n_params * sizeof(float));
-        memcpy(best_b, net->buffers, net->n_buffers * sizeof(float));
+        memcpy(pb.best_p, net->params, np);
+        memcpy(pb.best_b, net->buffers, net->n_buffers * sizeof(float));
+        if (ema) {
+            memcpy(pb.ema_p, net->params, np);
+            memcpy(pb.ema_b, net->buffers, net->n_buffers * sizeof(float));
+        }
         if (s->epoch > 0) {
-            rc = load_checkpoint_tensors(t, net, &opt, best_p, best_b, e);
-            opt.step = s->adam_step;
+            rc = load_checkpoint_tensors(t, net, &pb, e);
+            opt->step = s->adam_step;
             net->num_batches_tracked = s->nbt;
             /* the checkpoint's state holds the counters only: settings come from cfg */
             s->plateau.factor = cfg->plateau_factor;
             s->plateau.patience = cfg->plateau_patience;
             s->stop.patience = cfg->early_stop_patience;
         } else {
-            s->lr = opt.lr;
+            s->lr = opt->lr;
             s->plateau = (pe_plateau){cfg->plateau_factor, cfg->plateau_patience, INFINITY, 0};
             s->stop = (pe_early_stop){cfg->early_stop_patience, -INFINITY, -1, 0};
             s->best_nbt = net->num_batches_tracked;
         }
-        opt.lr = s->lr;
+        opt->lr = s->lr;
     }
     if (rc == 0 && last) rc = compute_sims(t, net, sims, e);
     int cosine = cfg->lr_cosine &&
                  (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE || ph->kind == PH_JOINT);
     for (int ep = s->epoch; rc == 0 && ep < ph->epochs; ep++) {
         double t0 = pe_now();
-        if (cosine) s->lr = opt.lr = pe_cosine_lr(cfg->lr, ep, ph->epochs);
+        if (cosine) s->lr = opt->lr = pe_cosine_lr(cfg->lr, ep, ph->epochs);
         char label[48];
         snprintf(label, sizeof label, "%s %d/%d", ph->name, ep + 1, ph->epochs);
         loss_terms lt;
         split_eval val;
         int projected = 0;
         if (last) {
-            rc = train_epoch_last(t, net, sims, pi, ep, &opt, &lt);
+            rc = train_epoch_last(t, net, sims, pi, ep, opt, &lt);
             if (rc == 0) rc = eval_last(t, net, sims, 1, &val, e);
         } else {
             /* in the last warm-up epochs the prototypes are projected onto the training
@@ -967,20 +1010,22 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
                     fprintf(stderr, "%s: prototypes kept on training latents this epoch (mean "
                                     "cosine at its start %.4f)\n", ph->name, proj_cos);
             }
-            if (rc == 0) rc = train_epoch(t, m, ph->kind, pi, ep, projected, &opt, label, &lt, e);
+            if (rc == 0) rc = train_epoch(t, m, ph->kind, pi, ep, projected, &pb, label, &lt, e);
+            if (rc == 0 && ema) ema_swap(&pb, net); /* evaluate (and keep) the average */
             if (rc == 0) rc = eval_split(t, net, 1, &val, e);
         }
         if (rc) break;
         float lr_used = s->lr;
-        if (!cosine) s->lr = opt.lr = pe_plateau_step(&s->plateau, val.loss, s->lr);
+        if (!cosine) s->lr = opt->lr = pe_plateau_step(&s->plateau, val.loss, s->lr);
         double metric = isnan(val.auroc) ? -1.0 : val.auroc;
         /* with projected warm-up epochs, only those may become the kept (best) epoch */
         int eligible = !(ph->kind == PH_WARMUP && cfg->warmup_projected > 0 && !projected);
         if (eligible && pe_early_stop_step(&s->stop, metric, ep)) {
-            memcpy(best_p, net->params, net->n_params * sizeof(float));
-            memcpy(best_b, net->buffers, net->n_buffers * sizeof(float));
+            memcpy(pb.best_p, net->params, np);
+            memcpy(pb.best_b, net->buffers, net->n_buffers * sizeof(float));
             s->best_nbt = net->num_batches_tracked;
         }
+        if (ema) ema_swap(&pb, net); /* training goes on from the raw weights */
         double secs = pe_now() - t0;
         log_epoch(t, ph->name, ep + 1, lr_used, &lt, &val, secs);
         if (!cfg->quiet)
@@ -989,9 +1034,9 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
                     s->stop.best_epoch == ep ? " *" : "", secs);
         s->epoch = ep + 1;
         s->seq = ++t->seq;
-        s->adam_step = opt.step;
+        s->adam_step = opt->step;
         s->nbt = net->num_batches_tracked;
-        rc = save_checkpoint(t, net, &opt, best_p, best_b, s, e);
+        rc = save_checkpoint(t, net, &pb, s, e);
         if (rc == 0 && !cosine && pe_early_stop_done(&s->stop)) {
             if (!cfg->quiet)
                 fprintf(stderr, "%s: early stop (no val improvement for %d epochs)\n", ph->name,
@@ -1000,14 +1045,13 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         }
     }
     if (rc == 0) { /* keep the best epoch */
-        memcpy(net->params, best_p, net->n_params * sizeof(float));
-        memcpy(net->buffers, best_b, net->n_buffers * sizeof(float));
+        memcpy(net->params, pb.best_p, np);
+        memcpy(net->buffers, pb.best_b, net->n_buffers * sizeof(float));
         net->num_batches_tracked = s->best_nbt;
     }
     for (int k = 0; k < 3; k++) free(sims[k]);
-    pe_adam_free(&opt);
-    free(best_p);
-    free(best_b);
+    pe_adam_free(opt);
+    free(pb.best_p), free(pb.best_b), free(pb.ema_p), free(pb.ema_b);
     return rc;
 }
 
@@ -1142,7 +1186,7 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
         if (rc) break;
         s.phase = i + 1;
         s.epoch = 0;
-        rc = save_checkpoint(&t, NULL, NULL, NULL, NULL, &s, e);
+        rc = save_checkpoint(&t, NULL, NULL, &s, e);
     }
     pe_model_free(&pm);
     pe_model_free(&bm);

@@ -41,6 +41,8 @@ typedef struct {
     int aug_shift;        /* the circular time shift */
     float aug_scale, aug_noise;
     float mixup;          /* mixup alpha in the plain-network phases (0: off) */
+    float ema;            /* decay of a weight average evaluated and kept in the
+                             plain-network phases (0: off) */
     uint64_t seed;
     int threads;
     int use_dnnl;
