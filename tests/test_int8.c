@@ -199,7 +199,7 @@ static void test_reference(const float *x, int n, int width, const char *what) {
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc) return;
     make_bn_nontrivial(&net, x, n, 11);
-    rc = pe_net_calibrate_int8(&net, x, n, 100.0, &err);
+    rc = pe_net_calibrate_int8(&net, x, n, PE_INT8_PERCENTILE, &err);
     CHECK_MSG(rc == 0, "calibrate: %s", err.msg);
     const char *note = NULL;
     CHECK(pe_net_set_precision(&net, PE_PREC_INT8, &note) == PE_PREC_INT8 && !note);
@@ -221,7 +221,7 @@ static void test_vs_fp32(const float *x, int n) {
     CHECK(pe_net_infer(&net, x, n, &err) == 0);
     memcpy(h32, net.h, (size_t)n * F * sizeof(float));
     for (int j = 0; j < n * C; j++) p32[j] = 1.0f / (1.0f + expf(-net.logits[j]));
-    const double pct[] = {100.0, 99.999, 99.99};
+    const double pct[] = {PE_INT8_PERCENTILE, 100.0, 99.9};
     for (int k = 0; k < 3; k++) {
         rc = pe_net_calibrate_int8(&net, x, n, pct[k], &err);
         CHECK_MSG(rc == 0, "calibrate: %s", err.msg);

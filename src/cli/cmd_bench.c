@@ -29,13 +29,15 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg bench [--threads N] [--steps N] [--reps N] [--batch N] [--json FILE]\n"
-            "                      [--precision fp32|bf16|bf16-force] [--scenario S]\n"
+            "                      [--precision fp32|bf16|int8|bf16-force] [--scenario S]\n"
             "                      [--reference-conv] [--in-process]\n"
             "  training steps at batch 32 (N threads; --steps timed, default 10), inference at\n"
             "  batch --batch (default 256, N threads, --reps timed, default 5), single-record\n"
             "  inference on 1 thread (50 timed); medians, samples/s, ms and peak RSS per scenario.\n"
             "  --precision bf16 uses bf16 convolutions where the CPU has native bf16 (else fp32);\n"
-            "  bf16-force uses them anyway (oneDNN emulation). --scenario train|batch|single|all.\n"
+            "  bf16-force uses them anyway (oneDNN emulation). int8: inference in int8 (the net\n"
+            "  calibrated on the benchmark input), training stays fp32.\n"
+            "  --scenario train|batch|single|all.\n"
             "  --in-process runs the scenarios in this process (RSS is then the running maximum).\n");
 }
 
@@ -84,9 +86,19 @@ static void summarize(double *t, int n, bench_result *r) {
     r->med_s = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-static void set_precision(pe_net *net, const bench_opts *o) {
-    if (o->force_bf16 && net->dnnl) net->precision = PE_PREC_BF16;
-    else pe_net_set_precision(net, o->prec, NULL);
+/* Sets the net's precision. int8 (inference only) is first calibrated on the n
+ * benchmark records x (random input: the timing does not depend on the ranges);
+ * training (x NULL) has no int8 and runs fp32. */
+static int set_precision(pe_net *net, const bench_opts *o, const float *x, int n, pe_error *e) {
+    if (o->force_bf16 && net->dnnl) {
+        net->precision = PE_PREC_BF16;
+        return 0;
+    }
+    if (o->prec == PE_PREC_INT8 && x && net->dnnl &&
+        pe_net_calibrate_int8(net, x, n, PE_INT8_PERCENTILE, e))
+        return -1;
+    pe_net_set_precision(net, o->prec == PE_PREC_INT8 && !x ? PE_PREC_FP32 : o->prec, NULL);
+    return 0;
 }
 
 /* One training step (forward, BCE + prototype losses, backward, Adam) at batch 32. */
@@ -96,7 +108,7 @@ static int bench_train(const bench_opts *o, bench_result *res, pe_error *e) {
     pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
     pe_net net;
     if (pe_net_init(&net, &cfg, B, 1, o->use_dnnl, e)) return -1;
-    set_precision(&net, o);
+    set_precision(&net, o, NULL, 0, e);
     res->precision = net.precision;
     pe_adam opt;
     int P = net.n_protos, D = cfg.latent_dim, K = cfg.protos_per_class;
@@ -148,14 +160,13 @@ static int bench_infer(const bench_opts *o, int B, int threads, int reps, bench_
     pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
     pe_net net;
     if (pe_net_init(&net, &cfg, B, 1, o->use_dnnl, e)) return -1;
-    set_precision(&net, o);
-    res->precision = net.precision;
     float *x = malloc((size_t)B * 12 * 1000 * sizeof(float));
     double *times = malloc((size_t)reps * sizeof(double));
     pe_rng r;
     pe_rng_seed(&r, 8);
     fill_random(x, (size_t)B * 12 * 1000, &r);
-    int rc = 0;
+    int rc = set_precision(&net, o, x, B < 16 ? B : 16, e);
+    res->precision = net.precision;
     double cpu0 = 0;
     for (int s = -2; rc == 0 && s < reps; s++) {
         if (s == 0) cpu0 = cpu_seconds();
@@ -248,7 +259,7 @@ int cmd_bench(int argc, char **argv) {
             o.force_bf16 = !strcmp(v, "bf16-force");
             if (o.force_bf16) o.prec = PE_PREC_BF16;
             else if (pe_precision_parse(v, &o.prec)) {
-                fprintf(stderr, "protoecg bench: --precision must be fp32, bf16 or bf16-force\n");
+                fprintf(stderr, "protoecg bench: --precision must be fp32, bf16, int8 or bf16-force\n");
                 return 2;
             }
         } else if (!strcmp(argv[i], "--reference-conv")) {
@@ -301,9 +312,9 @@ int cmd_bench(int argc, char **argv) {
            o.use_dnnl ? "oneDNN" : "reference", native ? "native" : "emulated only", load0, load1);
     if (want[SC_TRAIN])
         printf("  training, batch 32, %d thread(s):   %8.1f samples/s  (%.1f ms/step, min %.1f, "
-               "cpu %.0f ms)  peak RSS %.0f MB\n",
+               "cpu %.0f ms)  peak RSS %.0f MB%s\n",
                o.threads, 32 / tr->med_s, 1e3 * tr->med_s, 1e3 * tr->min_s, 1e3 * tr->cpu_s,
-               tr->rss_mb);
+               tr->rss_mb, tr->precision != prec_eff ? "  (fp32: training has no int8)" : "");
     if (want[SC_BATCH])
         printf("  inference, batch %d, %d thread(s): %8.1f samples/s  (%.1f ms/batch, min %.1f)"
                "  peak RSS %.0f MB\n",
@@ -333,6 +344,8 @@ int cmd_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "train_cpu_ms_per_step", 1e3 * tr->cpu_s);
             cJSON_AddNumberToObject(j, "train_steps_timed", tr->n);
             cJSON_AddNumberToObject(j, "train_peak_rss_mb", tr->rss_mb);
+            cJSON_AddStringToObject(j, "train_precision",
+                                    pe_precision_name((pe_precision)tr->precision));
         }
         if (want[SC_BATCH]) {
             cJSON_AddNumberToObject(j, "infer_batch", o.batch);
