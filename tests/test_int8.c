@@ -218,8 +218,10 @@ static void test_vs_fp32(const float *x, int n) {
     make_bn_nontrivial(&net, x, n, 13);
     const int F = net.feat_dim, C = PE_NUM_CLASSES;
     float *h32 = malloc((size_t)n * F * sizeof(float)), *p32 = malloc((size_t)n * C * sizeof(float));
+    float *l32 = malloc((size_t)n * C * sizeof(float));
     CHECK(pe_net_infer(&net, x, n, &err) == 0);
     memcpy(h32, net.h, (size_t)n * F * sizeof(float));
+    memcpy(l32, net.logits, (size_t)n * C * sizeof(float));
     for (int j = 0; j < n * C; j++) p32[j] = 1.0f / (1.0f + expf(-net.logits[j]));
     const double pct[] = {PE_INT8_PERCENTILE, 100.0, 99.9};
     for (int k = 0; k < 3; k++) {
@@ -230,6 +232,7 @@ static void test_vs_fp32(const float *x, int n) {
         CHECK_MSG(rc == 0, "int8: %s", err.msg);
         if (rc) break;
         double hr = max_rel_err(net.h, h32, (size_t)n * F), pd = 0, cs = 0;
+        double lr = max_rel_err(net.logits, l32, (size_t)n * C);
         for (int j = 0; j < n * C; j++) {
             double pr = 1.0 / (1.0 + exp(-net.logits[j]));
             pd = fmax(pd, fabs(pr - p32[j]));
@@ -243,16 +246,136 @@ static void test_vs_fp32(const float *x, int n) {
             cs += ab / sqrt(aa * bb + 1e-30) / n;
         }
         printf("int8 (calibration percentile %g) vs fp32 on %d records: features max rel err "
-               "%.4f, mean cosine %.5f, probabilities max |diff| %.4f\n", pct[k], n, hr, cs, pd);
+               "%.4f, mean cosine %.5f, logits max rel err %.2g, probabilities max |diff| %.2g\n",
+               pct[k], n, hr, cs, lr, pd);
         if (k == 0) { /* the default calibration */
-            CHECK_MSG(hr < 0.1, "int8 features differ from fp32 by %.3g of their scale", hr);
-            CHECK_MSG(cs > 0.995, "int8 feature cosine to fp32 %.5f", cs);
-            CHECK_MSG(pd < 0.05, "int8 probabilities differ from fp32 by %.3g", pd);
+            CHECK_MSG(hr < 0.05, "int8 features differ from fp32 by %.3g of their scale", hr);
+            CHECK_MSG(cs > 0.999, "int8 feature cosine to fp32 %.5f", cs);
+            CHECK_MSG(lr < 0.005, "int8 logits differ from fp32 by %.3g of their scale", lr);
+            CHECK_MSG(pd < 0.01, "int8 probabilities differ from fp32 by %.3g", pd);
         }
         pe_net_set_precision(&net, PE_PREC_FP32, NULL);
     }
-    free(h32), free(p32);
+    free(h32), free(p32), free(l32);
     pe_net_free(&net);
+}
+
+/* ---- the calibration in model files ------------------------------------------------ */
+
+static char *read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    *n = fread(b, 1, (size_t)len, f);
+    fclose(f);
+    return b;
+}
+
+/* Writes `src` with the first occurrence of `from` in its JSON header replaced by `to`
+ * (header length field updated; the data section is unchanged). */
+static int rewrite_header(const char *src, const char *dst, const char *from, const char *to) {
+    size_t n = 0;
+    char *b = read_all(src, &n);
+    if (!b || n < 8) return free(b), -1;
+    uint64_t hl;
+    memcpy(&hl, b, 8);
+    char *hdr = malloc(hl + 1);
+    memcpy(hdr, b + 8, hl);
+    hdr[hl] = '\0';
+    char *at = strstr(hdr, from);
+    int rc = -1;
+    if (at) {
+        size_t pre = (size_t)(at - hdr), lf = strlen(from), lt = strlen(to);
+        uint64_t nl = hl - lf + lt;
+        FILE *f = fopen(dst, "wb");
+        if (f) {
+            fwrite(&nl, 8, 1, f);
+            fwrite(hdr, 1, pre, f);
+            fwrite(to, 1, lt, f);
+            fwrite(at + lf, 1, hl - pre - lf, f);
+            fwrite(b + 8 + hl, 1, n - 8 - hl, f);
+            rc = fclose(f);
+        }
+    }
+    free(hdr), free(b);
+    return rc;
+}
+
+static void expect_load_error(const char *path, const char *what, const char *sub) {
+    pe_model m;
+    pe_error e = {{0}};
+    int rc = pe_model_load(&m, path, 1, 1, &e);
+    CHECK_MSG(rc != 0, "%s: a malformed calibration was accepted", what);
+    if (rc == 0) {
+        pe_model_free(&m);
+        return;
+    }
+    printf("%s: %s\n", what, e.msg);
+    CHECK_CONTAINS(e.msg, path);
+    CHECK_CONTAINS(e.msg, "int8_calibration");
+    CHECK_CONTAINS(e.msg, sub);
+}
+
+static void test_model_file(const float *x, int n) {
+    pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
+    cfg.base_width = 16;
+    pe_model m;
+    int rc = pe_model_init(&m, &cfg, n, 21, 1, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc) return;
+    make_bn_nontrivial(&m.net, x, n, 23);
+    const char *plain = PE_BINARY_DIR "/test_int8_plain.safetensors";
+    const char *calib = PE_BINARY_DIR "/test_int8_calib.safetensors";
+    const char *bad = PE_BINARY_DIR "/test_int8_bad.safetensors";
+    CHECK(pe_model_save(&m, plain, 0, &err) == 0);
+    /* no calibration: int8 falls back to fp32 with a note */
+    pe_model l;
+    rc = pe_model_load(&l, plain, 1, 1, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        const char *note = NULL;
+        CHECK(!l.net.int8.valid);
+        CHECK(pe_net_set_precision(&l.net, PE_PREC_INT8, &note) == PE_PREC_FP32);
+        CHECK(note != NULL);
+        if (note) CHECK_CONTAINS(note, "no int8 calibration");
+        pe_model_free(&l);
+    }
+    /* round trip: the same ranges, the same int8 features */
+    rc = pe_net_calibrate_int8(&m.net, x, n, PE_INT8_PERCENTILE, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK(pe_model_save(&m, calib, 0, &err) == 0);
+    rc = pe_model_load(&l, calib, n, 1, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        const pe_int8_calib *a = &m.net.int8, *b = &l.net.int8;
+        CHECK(b->valid && b->n_records == n && b->percentile == a->percentile);
+        CHECK(a->stem == b->stem && !memcmp(a->c1, b->c1, sizeof a->c1) &&
+              !memcmp(a->down, b->down, sizeof a->down) && !memcmp(a->out, b->out, sizeof a->out));
+        CHECK(pe_net_set_precision(&m.net, PE_PREC_INT8, NULL) == PE_PREC_INT8);
+        CHECK(pe_net_set_precision(&l.net, PE_PREC_INT8, NULL) == PE_PREC_INT8);
+        const size_t nh = (size_t)n * m.net.feat_dim;
+        float *h = malloc(nh * sizeof(float));
+        CHECK(pe_net_infer(&m.net, x, n, &err) == 0);
+        memcpy(h, m.net.h, nh * sizeof(float));
+        CHECK(pe_net_infer(&l.net, x, n, &err) == 0);
+        CHECK_MSG(!memcmp(h, l.net.h, nh * sizeof(float)), "int8 features differ after a load");
+        free(h);
+        pe_model_free(&l);
+    }
+    /* malformed entries are rejected, naming the file and the key */
+    CHECK(rewrite_header(calib, bad, "{\\\"version\\\":1,", "{\\\"version\\\":7,") == 0);
+    expect_load_error(bad, "future version", "version 7");
+    CHECK(rewrite_header(calib, bad, "\\\"stem\\\":", "\\\"stem\\\":-") == 0);
+    expect_load_error(bad, "negative range", "stem");
+    CHECK(rewrite_header(calib, bad, "\\\"blocks\\\":[", "\\\"blocks\\\":[{},") == 0);
+    expect_load_error(bad, "nine blocks", "blocks");
+    CHECK(rewrite_header(calib, bad, "{\\\"version\\\"", "[\\\"version\\\"") == 0);
+    expect_load_error(bad, "not JSON", "invalid");
+    remove(plain), remove(calib), remove(bad);
+    pe_model_free(&m);
 }
 
 int main(void) {
@@ -270,6 +393,7 @@ int main(void) {
     }
     test_reference(x, NREC, 16, "width 16");
     if (!quick) test_reference(x, NREC, 64, "full size");
+    test_model_file(x, 4);
     if (n < NREC) {
         free(x);
         printf("SKIP: PTB-XL data not found at ../shared/data/ptbxl (set PROTOECG_PTBXL): the "
