@@ -11,6 +11,7 @@
  * Without the shared PTB-XL data the parts on synthetic input run, then the test
  * exits 77 (skipped). PE_TEST_QUICK=1 runs a narrower reference case. */
 #include "check.h"
+#include "nets.h"
 #include "records.h"
 #include "model/backbone.h"
 #include "model/modelfile.h"
@@ -30,25 +31,6 @@
 #define REF_MEAN_STEPS 0.1
 
 static pe_error err;
-
-/* Random BN affine parameters, then running statistics from training-mode passes. */
-static void make_bn_nontrivial(pe_net *net, const float *x, int n, uint64_t seed) {
-    pe_rng r;
-    pe_rng_seed(&r, seed);
-    for (int i = 0; i < net->n_tensors; i++) {
-        const pe_tensor_info *t = &net->tensors[i];
-        int is_bn = strstr(t->name, ".bn") || strstr(t->name, "downsample.1");
-        if (!is_bn || t->kind != PE_T_PARAM) continue;
-        float *p = pe_net_data(net, t);
-        int gamma = strstr(t->name, ".weight") != NULL;
-        for (size_t j = 0; j < t->numel; j++)
-            p[j] = gamma ? (float)(0.5 + pe_rng_uniform(&r)) : (float)(0.2 * pe_rng_normal(&r));
-    }
-    for (int k = 0; k < 3; k++) {
-        int rc = pe_net_forward(net, x, n, 1, &err);
-        CHECK_MSG(rc == 0, "%s", err.msg);
-    }
-}
 
 /* ---- the plain-C quantized network ------------------------------------------------ */
 
@@ -198,7 +180,7 @@ static void test_reference(const float *x, int n, int width, const char *what) {
     int rc = pe_net_init(&net, &cfg, n, 5, 1, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc) return;
-    make_bn_nontrivial(&net, x, n, 11);
+    test_make_bn_nontrivial(&net, x, n, 11);
     rc = pe_net_calibrate_int8(&net, x, n, PE_INT8_PERCENTILE, &err);
     CHECK_MSG(rc == 0, "calibrate: %s", err.msg);
     const char *note = NULL;
@@ -215,7 +197,7 @@ static void test_vs_fp32(const float *x, int n) {
     int rc = pe_net_init(&net, &cfg, n, 7, 1, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc) return;
-    make_bn_nontrivial(&net, x, n, 13);
+    test_make_bn_nontrivial(&net, x, n, 13);
     const int F = net.feat_dim, C = PE_NUM_CLASSES;
     float *h32 = malloc((size_t)n * F * sizeof(float)), *p32 = malloc((size_t)n * C * sizeof(float));
     float *l32 = malloc((size_t)n * C * sizeof(float));
@@ -326,7 +308,7 @@ static void test_model_file(const float *x, int n) {
     int rc = pe_model_init(&m, &cfg, n, 21, 1, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc) return;
-    make_bn_nontrivial(&m.net, x, n, 23);
+    test_make_bn_nontrivial(&m.net, x, n, 23);
     const char *plain = PE_BINARY_DIR "/test_int8_plain.safetensors";
     const char *calib = PE_BINARY_DIR "/test_int8_calib.safetensors";
     const char *bad = PE_BINARY_DIR "/test_int8_bad.safetensors";
