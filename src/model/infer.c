@@ -12,6 +12,9 @@
  *   identity block: c1 cur -> t;  c2 t -> cur (sum post-op: cur holds the shortcut)
  *   down block:     c1 cur -> t;  down cur -> d;  c2 t -> d (sum: d holds the shortcut);
  *                   the output is d
+ *   int8: stem X|IN -> A (f32); maxpool A -> C (f32); quantizing reorder C -> B (u8),
+ *         placed before block 0's c1 (which chooses the u8 layout); the down conv writes
+ *         s8 into d, the buffer c2 writes u8 into (sum_v2 with data type s8)
  * Weights and biases live in the engine's per-convolution stores (allocated by oneDNN
  * in the layout the first plan's convolution chose; later plans ask for that layout),
  * or in a plan when its convolution wants another layout; fold() writes them. */
