@@ -63,10 +63,15 @@ pe_classifier *pe_classifier_load(const char *model_path, pe_error *e);
 void pe_classifier_free(pe_classifier *c);
 /* Number of prototypes per class (0 for a plain ResNet-18 baseline model). */
 int pe_classifier_protos_per_class(const pe_classifier *c);
-/* Convolution arithmetic: bf16 = 0 float32 (default), 1 bfloat16 where the CPU computes
- * it natively (AVX512-BF16/AMX), else float32 and *note (if not NULL) says why. Returns
- * 1 if bf16 is in effect. */
-int pe_classifier_set_precision(pe_classifier *c, int bf16, const char **note);
+/* Convolution arithmetic (PE_PRECISION_*): float32 (default); bfloat16 where the CPU
+ * computes it natively (AVX512-BF16/AMX); int8 (u8/s8 with oneDNN's VNNI kernels where the
+ * CPU has them) when the model file has an int8 calibration (protoecg calibrate; models
+ * from protoecg train have one). Otherwise float32, and *note (if not NULL) says why.
+ * Returns the precision in effect. */
+#define PE_PRECISION_FP32 0
+#define PE_PRECISION_BF16 1
+#define PE_PRECISION_INT8 2
+int pe_classifier_set_precision(pe_classifier *c, int precision, const char **note);
 
 /* Reads a WFDB record (path without extension, e.g. ".../00001_lr") as physical
  * values, lead-major (*n_leads, *n_samples), malloc'd into *signal. */

@@ -185,6 +185,28 @@ expect_fail "eval: no --ptbxl" "--ptbxl DIR is required" "$bin" eval --model "$M
 expect_ok "eval: the tiny model on the synthetic test split" "macro-AUROC" \
   "$bin" eval --model "$M" --ptbxl "$D" --bootstrap 20 --quiet
 
+# ---- int8: calibration and --precision int8 --------------------------------------------------
+"$PY" $ST "$M" "$work/calib_bad.st" --set-meta 'int8_calibration={"version":1,"stem":-1}'
+"$PY" $ST "$M" "$work/calib_v2.st" --set-meta 'int8_calibration={"version":2}'
+expect_ok "predict --precision int8: the trained model carries a calibration" "00001_lr" \
+  "$bin" predict --model "$M" --precision int8 "$REC"
+grep -qi "calibration" "$work/err" && fail "predict --precision int8 fell back on a trained model"
+expect_fail "predict: malformed int8 calibration" "calib_bad.st.*'int8_calibration' is invalid" \
+  "$bin" predict --model "$work/calib_bad.st" "$REC"
+expect_fail "predict: int8 calibration of a future version" "calib_v2.st.*'int8_calibration' has version 2" \
+  "$bin" predict --model "$work/calib_v2.st" "$REC"
+expect_ok "calibrate: recalibrate the tiny model" "int8 calibration on .* training records" \
+  "$bin" calibrate --model "$M" --ptbxl "$D" --out "$work/m8.st" --records 8 --percentile 99.9
+expect_ok "eval --precision int8 on the recalibrated model" "macro-AUROC" \
+  "$bin" eval --model "$work/m8.st" --ptbxl "$D" --bootstrap 0 --quiet --precision int8
+expect_fail "calibrate: no --out" "--out .* required" "$bin" calibrate --model "$M" --ptbxl "$D"
+expect_fail "calibrate: --percentile 0" "--percentile must be in \(0, 100\]" \
+  "$bin" calibrate --model "$M" --ptbxl "$D" --out "$work/m8b.st" --percentile 0
+expect_fail "train: --precision int8" "int8 is for inference" \
+  "$bin" train --ptbxl "$D" --out "$work/r_int8" --precision int8
+expect_fail "predict: --precision int4" "--precision must be fp32, bf16 or int8" \
+  "$bin" predict --model "$M" --precision int4 "$REC"
+
 # ---- records for predict / explain -----------------------------------------------------------
 SIX=$work/six/records100/00000/00001_lr
 expect_fail "predict: 6-lead record" "00001_lr.*6 leads.*12 standard leads" "$bin" predict --model "$M" "$SIX"

@@ -8,6 +8,7 @@
  * after pe_net_infer is refused; bf16 (emulated by oneDNN where the CPU lacks it)
  * within 2e-2 of fp32. PE_TEST_QUICK=1 runs fewer cases. */
 #include "check.h"
+#include "nets.h"
 #include "records.h"
 #include "model/infer.h"
 #include "model/net.h"
@@ -19,25 +20,6 @@
 #define REC_LEN (PE_NUM_LEADS * PE_NUM_SAMPLES)
 
 static pe_error err;
-
-/* Random BN affine parameters, then running statistics from training-mode passes. */
-static void make_bn_nontrivial(pe_net *net, const float *x, uint64_t seed) {
-    pe_rng r;
-    pe_rng_seed(&r, seed);
-    for (int i = 0; i < net->n_tensors; i++) {
-        const pe_tensor_info *t = &net->tensors[i];
-        int is_bn = strstr(t->name, ".bn") || strstr(t->name, "downsample.1");
-        if (!is_bn || t->kind != PE_T_PARAM) continue;
-        float *p = pe_net_data(net, t);
-        int gamma = strstr(t->name, ".weight") != NULL;
-        for (size_t j = 0; j < t->numel; j++)
-            p[j] = gamma ? (float)(0.5 + pe_rng_uniform(&r)) : (float)(0.2 * pe_rng_normal(&r));
-    }
-    for (int k = 0; k < 3; k++) {
-        int rc = pe_net_forward(net, x, NREC, 1, &err);
-        CHECK_MSG(rc == 0, "%s", err.msg);
-    }
-}
 
 typedef struct {
     float *logits, *sim, *z, *h;
@@ -96,7 +78,7 @@ static void test_proto(const float *x, int quick) {
     int rc = pe_net_init(&net, &cfg, NREC, 11, 1, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc) return;
-    make_bn_nontrivial(&net, x, 5);
+    test_make_bn_nontrivial(&net, x, NREC, 5);
     int threads[2] = {1, 2};
     for (int t = 0; t < (quick ? 1 : 2); t++) {
         omp_set_num_threads(threads[t]);
@@ -154,7 +136,7 @@ static void test_linear(const float *x) {
     int rc = pe_net_init(&net, &cfg, NREC, 3, 1, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     if (rc) return;
-    make_bn_nontrivial(&net, x, 9);
+    test_make_bn_nontrivial(&net, x, NREC, 9);
     check_batch(&net, x, NREC, "linear head, width 16");
     pe_net_free(&net);
 }

@@ -36,9 +36,11 @@ void pe_classifier_free(pe_classifier *c) {
     free(c);
 }
 
-int pe_classifier_set_precision(pe_classifier *c, int bf16, const char **note) {
-    return pe_net_set_precision(&c->m.net, bf16 ? PE_PREC_BF16 : PE_PREC_FP32, note) ==
-           PE_PREC_BF16;
+int pe_classifier_set_precision(pe_classifier *c, int precision, const char **note) {
+    pe_precision want = precision == PE_PRECISION_BF16   ? PE_PREC_BF16
+                        : precision == PE_PRECISION_INT8 ? PE_PREC_INT8
+                                                         : PE_PREC_FP32;
+    return (int)pe_net_set_precision(&c->m.net, want, note);
 }
 
 int pe_classifier_protos_per_class(const pe_classifier *c) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -29,13 +30,15 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg bench [--threads N] [--steps N] [--reps N] [--batch N] [--json FILE]\n"
-            "                      [--precision fp32|bf16|bf16-force] [--scenario S]\n"
+            "                      [--precision fp32|bf16|int8|bf16-force] [--scenario S]\n"
             "                      [--reference-conv] [--in-process]\n"
             "  training steps at batch 32 (N threads; --steps timed, default 10), inference at\n"
             "  batch --batch (default 256, N threads, --reps timed, default 5), single-record\n"
             "  inference on 1 thread (50 timed); medians, samples/s, ms and peak RSS per scenario.\n"
             "  --precision bf16 uses bf16 convolutions where the CPU has native bf16 (else fp32);\n"
-            "  bf16-force uses them anyway (oneDNN emulation). --scenario train|batch|single|all.\n"
+            "  bf16-force uses them anyway (oneDNN emulation). int8: inference in int8 (the net\n"
+            "  calibrated on the benchmark input), training stays fp32.\n"
+            "  --scenario train|batch|single|all.\n"
             "  --in-process runs the scenarios in this process (RSS is then the running maximum).\n");
 }
 
@@ -50,6 +53,8 @@ typedef struct {
     int n;                /* timed iterations */
     double med_s, min_s;  /* wall seconds per iteration */
     double cpu_s;         /* process CPU seconds per iteration (all threads) */
+    double tcpu_med_s;    /* median CPU seconds of the calling thread per iteration (the
+                             whole work on one thread; robust to a shared machine) */
     double rss_mb;        /* peak RSS of the process */
     int precision;        /* in effect */
     char msg[sizeof(((pe_error *)0)->msg)];
@@ -59,6 +64,12 @@ static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
+}
+
+static double thread_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 static double cpu_seconds(void) {
@@ -84,9 +95,19 @@ static void summarize(double *t, int n, bench_result *r) {
     r->med_s = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-static void set_precision(pe_net *net, const bench_opts *o) {
-    if (o->force_bf16 && net->dnnl) net->precision = PE_PREC_BF16;
-    else pe_net_set_precision(net, o->prec, NULL);
+/* Sets the net's precision. int8 (inference only) is first calibrated on the n
+ * benchmark records x (random input: the timing does not depend on the ranges);
+ * training (x NULL) has no int8 and runs fp32. */
+static int set_precision(pe_net *net, const bench_opts *o, const float *x, int n, pe_error *e) {
+    if (o->force_bf16 && net->dnnl) {
+        net->precision = PE_PREC_BF16;
+        return 0;
+    }
+    if (o->prec == PE_PREC_INT8 && x && net->dnnl &&
+        pe_net_calibrate_int8(net, x, n, PE_INT8_PERCENTILE, e))
+        return -1;
+    pe_net_set_precision(net, o->prec == PE_PREC_INT8 && !x ? PE_PREC_FP32 : o->prec, NULL);
+    return 0;
 }
 
 /* One training step (forward, BCE + prototype losses, backward, Adam) at batch 32. */
@@ -96,7 +117,7 @@ static int bench_train(const bench_opts *o, bench_result *res, pe_error *e) {
     pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
     pe_net net;
     if (pe_net_init(&net, &cfg, B, 1, o->use_dnnl, e)) return -1;
-    set_precision(&net, o);
+    set_precision(&net, o, NULL, 0, e);
     res->precision = net.precision;
     pe_adam opt;
     int P = net.n_protos, D = cfg.latent_dim, K = cfg.protos_per_class;
@@ -148,26 +169,29 @@ static int bench_infer(const bench_opts *o, int B, int threads, int reps, bench_
     pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
     pe_net net;
     if (pe_net_init(&net, &cfg, B, 1, o->use_dnnl, e)) return -1;
-    set_precision(&net, o);
-    res->precision = net.precision;
     float *x = malloc((size_t)B * 12 * 1000 * sizeof(float));
     double *times = malloc((size_t)reps * sizeof(double));
+    double *tcpu = malloc((size_t)reps * sizeof(double));
     pe_rng r;
     pe_rng_seed(&r, 8);
     fill_random(x, (size_t)B * 12 * 1000, &r);
-    int rc = 0;
+    int rc = set_precision(&net, o, x, B < 16 ? B : 16, e);
+    res->precision = net.precision;
     double cpu0 = 0;
     for (int s = -2; rc == 0 && s < reps; s++) {
         if (s == 0) cpu0 = cpu_seconds();
-        double t0 = pe_now();
+        double t0 = pe_now(), c0 = thread_cpu_seconds();
         rc = pe_net_infer(&net, x, B, e);
-        if (s >= 0) times[s] = pe_now() - t0;
+        if (s >= 0) times[s] = pe_now() - t0, tcpu[s] = thread_cpu_seconds() - c0;
     }
     if (rc == 0) {
         res->cpu_s = (cpu_seconds() - cpu0) / reps;
+        bench_result tr;
+        summarize(tcpu, reps, &tr);
+        res->tcpu_med_s = tr.med_s;
         summarize(times, reps, res);
     }
-    free(x), free(times);
+    free(x), free(times), free(tcpu);
     pe_net_free(&net);
     return rc;
 }
@@ -248,7 +272,7 @@ int cmd_bench(int argc, char **argv) {
             o.force_bf16 = !strcmp(v, "bf16-force");
             if (o.force_bf16) o.prec = PE_PREC_BF16;
             else if (pe_precision_parse(v, &o.prec)) {
-                fprintf(stderr, "protoecg bench: --precision must be fp32, bf16 or bf16-force\n");
+                fprintf(stderr, "protoecg bench: --precision must be fp32, bf16, int8 or bf16-force\n");
                 return 2;
             }
         } else if (!strcmp(argv[i], "--reference-conv")) {
@@ -301,17 +325,18 @@ int cmd_bench(int argc, char **argv) {
            o.use_dnnl ? "oneDNN" : "reference", native ? "native" : "emulated only", load0, load1);
     if (want[SC_TRAIN])
         printf("  training, batch 32, %d thread(s):   %8.1f samples/s  (%.1f ms/step, min %.1f, "
-               "cpu %.0f ms)  peak RSS %.0f MB\n",
+               "cpu %.0f ms)  peak RSS %.0f MB%s\n",
                o.threads, 32 / tr->med_s, 1e3 * tr->med_s, 1e3 * tr->min_s, 1e3 * tr->cpu_s,
-               tr->rss_mb);
+               tr->rss_mb, tr->precision != prec_eff ? "  (fp32: training has no int8)" : "");
     if (want[SC_BATCH])
         printf("  inference, batch %d, %d thread(s): %8.1f samples/s  (%.1f ms/batch, min %.1f)"
                "  peak RSS %.0f MB\n",
                o.batch, o.threads, o.batch / ba->med_s, 1e3 * ba->med_s, 1e3 * ba->min_s,
                ba->rss_mb);
     if (want[SC_SINGLE])
-        printf("  inference, 1 record, 1 thread:     %8.2f ms (min %.2f)  peak RSS %.0f MB\n",
-               1e3 * si->med_s, 1e3 * si->min_s, si->rss_mb);
+        printf("  inference, 1 record, 1 thread:     %8.2f ms (min %.2f, thread CPU median %.2f)"
+               "  peak RSS %.0f MB\n",
+               1e3 * si->med_s, 1e3 * si->min_s, 1e3 * si->tcpu_med_s, si->rss_mb);
     if (json) {
         pe_error e = {{0}};
         cJSON *j = cJSON_CreateObject();
@@ -333,6 +358,8 @@ int cmd_bench(int argc, char **argv) {
             cJSON_AddNumberToObject(j, "train_cpu_ms_per_step", 1e3 * tr->cpu_s);
             cJSON_AddNumberToObject(j, "train_steps_timed", tr->n);
             cJSON_AddNumberToObject(j, "train_peak_rss_mb", tr->rss_mb);
+            cJSON_AddStringToObject(j, "train_precision",
+                                    pe_precision_name((pe_precision)tr->precision));
         }
         if (want[SC_BATCH]) {
             cJSON_AddNumberToObject(j, "infer_batch", o.batch);
@@ -345,6 +372,7 @@ int cmd_bench(int argc, char **argv) {
         if (want[SC_SINGLE]) {
             cJSON_AddNumberToObject(j, "infer_single_ms", 1e3 * si->med_s);
             cJSON_AddNumberToObject(j, "infer_single_ms_min", 1e3 * si->min_s);
+            cJSON_AddNumberToObject(j, "infer_single_thread_cpu_ms", 1e3 * si->tcpu_med_s);
             cJSON_AddNumberToObject(j, "infer_single_peak_rss_mb", si->rss_mb);
         }
         cJSON_AddNumberToObject(j, "peak_rss_mb", rss_max);

@@ -23,7 +23,7 @@ static void usage(FILE *f) {
             "  --bootstrap N         bootstrap resamples for 95%% intervals (default 1000)\n"
             "  --seed N              bootstrap seed (default 0)\n"
             "  --cache FILE          filtered cache to use/create (default next to the model)\n"
-            "  --threads N  --quiet  --precision fp32|bf16\n");
+            "  --threads N  --quiet  --precision fp32|bf16|int8 (int8: the model's calibration)\n");
 }
 
 static int write_predictions(const char *path, const pe_split_pred *sp, pe_error *e) {
@@ -63,7 +63,7 @@ int cmd_eval(int argc, char **argv) {
         if (k > 0) continue;
         if (arg_value(argc, argv, &i, "--precision", &v)) {
             if (pe_precision_parse(v, &prec)) {
-                fprintf(stderr, "protoecg eval: --precision must be fp32 or bf16\n");
+                fprintf(stderr, "protoecg eval: --precision must be fp32, bf16 or int8\n");
                 return 2;
             }
         } else if (!strcmp(argv[i], "--quiet")) {

@@ -6,14 +6,15 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "model/net.h"
 #include "protoecg.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: protoecg predict --model M [--json FILE] [--threshold X] [--precision fp32|bf16]\n"
-            "                        RECORD...\n"
+            "usage: protoecg predict --model M [--json FILE] [--threshold X]\n"
+            "                        [--precision fp32|bf16|int8] RECORD...\n"
             "  RECORD   WFDB record path without extension (e.g. records100/00000/00001_lr);\n"
             "           12 leads, 10 s at 100 Hz (500 Hz and other integer rates are resampled)\n");
 }
@@ -21,7 +22,8 @@ static void usage(FILE *f) {
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *json = NULL, *v;
     double threshold = 0.5;
-    int threads = 1, first_rec = argc, bf16 = 0;
+    int threads = 1, first_rec = argc;
+    pe_precision prec = PE_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         if (arg_value(argc, argv, &i, "--model", &model_path) ||
             arg_value(argc, argv, &i, "--json", &json))
@@ -29,11 +31,10 @@ int cmd_predict(int argc, char **argv) {
         if (arg_value(argc, argv, &i, "--threshold", &v)) {
             if (arg_double("--threshold", v, &threshold)) return 2;
         } else if (arg_value(argc, argv, &i, "--precision", &v)) {
-            if (strcmp(v, "fp32") && strcmp(v, "bf16")) {
-                fprintf(stderr, "protoecg predict: --precision must be fp32 or bf16\n");
+            if (pe_precision_parse(v, &prec)) {
+                fprintf(stderr, "protoecg predict: --precision must be fp32, bf16 or int8\n");
                 return 2;
             }
-            bf16 = !strcmp(v, "bf16");
         } else if (arg_value(argc, argv, &i, "--threads", &v)) {
             if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -59,7 +60,7 @@ int cmd_predict(int argc, char **argv) {
         return 1;
     }
     const char *note = NULL;
-    pe_classifier_set_precision(c, bf16, &note);
+    pe_classifier_set_precision(c, (int)prec, &note);
     if (note) fprintf(stderr, "protoecg predict: %s\n", note);
     cJSON *out = cJSON_CreateArray();
     int failures = 0;

@@ -54,6 +54,7 @@ static void usage(FILE *f) {
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
         "  --precision P          fp32 (default) | bf16 (bf16 convolutions where the CPU has\n"
         "                         native bf16, else fp32 with a note)\n"
+        "                         every model written is calibrated for --precision int8\n"
         "  --quiet\n");
 }
 
@@ -201,8 +202,9 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
         else if (arg_value(argc, argv, &i, "--precision", &v)) {
-            if (pe_precision_parse(v, &c.precision)) {
-                fprintf(stderr, "protoecg train: --precision must be fp32 or bf16\n");
+            if (pe_precision_parse(v, &c.precision) || c.precision == PE_PREC_INT8) {
+                fprintf(stderr, "protoecg train: --precision must be fp32 or bf16 (int8 is for "
+                                "inference; the trained model is calibrated for it)\n");
                 return 2;
             }
         }

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"explain", cmd_explain, "why a record got its labels: the prototypes (training ECGs) behind them"},
     {"gallery", cmd_gallery, "every prototype with its source ECG and per-class statistics"},
     {"bench", cmd_bench, "training and inference speed and memory of the engine"},
+    {"calibrate", cmd_calibrate, "add an int8 calibration to a model (for --precision int8)"},
     {"convert", cmd_convert, "rewrite a model file with bf16 (half size) or fp32 parameters"},
     {"report", cmd_report, "one HTML page (and JSON) summarizing a training run"},
 };

@@ -21,7 +21,15 @@
  * gradients) is touched.
  *
  * The weights are folded when a plan is built and again after pe_infer_invalidate
- * (the net's parameters or BN statistics changed). */
+ * (the net's parameters or BN statistics changed).
+ *
+ * int8 (net->precision PE_PREC_INT8, needs net->int8 from pe_net_calibrate_int8): the
+ * stem conv and max pool stay f32, a reorder quantizes the pooled tensor to u8, and
+ * every block convolution is u8 src x s8 weights (per output channel) -> u8 (c1, c2) or
+ * s8 (downsample) with the bias in accumulator units and per-channel output scales; c2's
+ * sum post-op reads the shortcut as u8 (identity) or s8 (downsample) with its own
+ * scale. The pool reads the last u8 output times its step. The scales are fixed in the
+ * primitives, so after pe_infer_invalidate an int8 plan is rebuilt, not only refolded. */
 #ifndef PE_MODEL_INFER_H
 #define PE_MODEL_INFER_H
 

@@ -2,6 +2,7 @@
 #include "model/modelfile.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ void pe_net_copy_weights(pe_net *dst, const pe_net *src) {
     memcpy(dst->params, src->params, src->n_params * sizeof(float));
     memcpy(dst->buffers, src->buffers, src->n_buffers * sizeof(float));
     dst->num_batches_tracked = src->num_batches_tracked;
+    dst->int8 = src->int8;
 }
 
 /* ---- metadata --------------------------------------------------------------- */
@@ -64,6 +66,26 @@ static int set_json_meta(pe_st_writer *w, const char *key, cJSON *j, pe_error *e
     int rc = pe_st_set_metadata(w, key, s, e);
     free(s);
     return rc;
+}
+
+/* The int8 calibration as JSON (docs/formats.md): {"version", "percentile", "records",
+ * "stem", "blocks": [{"c1", "down" (blocks with a downsample), "out"} x 8]}. */
+static cJSON *int8_calib_json(const pe_net *net) {
+    const pe_int8_calib *c = &net->int8;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "version", PE_INT8_CALIB_VERSION);
+    cJSON_AddNumberToObject(o, "percentile", c->percentile);
+    cJSON_AddNumberToObject(o, "records", c->n_records);
+    cJSON_AddNumberToObject(o, "stem", c->stem);
+    cJSON *blocks = cJSON_AddArrayToObject(o, "blocks");
+    for (int i = 0; i < 8; i++) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddNumberToObject(b, "c1", c->c1[i]);
+        if (net->blocks[i].has_down) cJSON_AddNumberToObject(b, "down", c->down[i]);
+        cJSON_AddNumberToObject(b, "out", c->out[i]);
+        cJSON_AddItemToArray(blocks, b);
+    }
+    return o;
 }
 
 static int write_metadata(const pe_model *m, pe_st_writer *w, pe_error *e) {
@@ -111,6 +133,8 @@ static int write_metadata(const pe_model *m, pe_st_writer *w, pe_error *e) {
         if (set_json_meta(w, "prototype_sources", src, e)) return -1;
     }
     if (m->config_json && pe_st_set_metadata(w, "config", m->config_json, e)) return -1;
+    if (m->net.int8.valid && set_json_meta(w, PE_INT8_CALIB_KEY, int8_calib_json(&m->net), e))
+        return -1;
     return 0;
 }
 
@@ -248,6 +272,57 @@ static int read_sources(const pe_st_file *f, pe_model *m, pe_error *e) {
     return ok ? 0 : pe_fail(e, "%s: metadata 'prototype_sources' is invalid", pe_st_path(f));
 }
 
+/* A range of the int8 calibration: a finite positive number. */
+static int calib_range(const cJSON *o, const char *k, float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || !(v->valuedouble > 0) ||
+        v->valuedouble > 3.0e38)
+        return -1;
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+/* Reads the optional int8 calibration into m->net.int8 (see int8_calib_json). */
+static int read_int8_calib(const pe_st_file *f, pe_model *m, pe_error *e) {
+    const char *s = pe_st_metadata(f, PE_INT8_CALIB_KEY);
+    if (!s) return 0; /* not calibrated */
+    pe_int8_calib c;
+    memset(&c, 0, sizeof c);
+    const char *why = NULL;
+    int version = 0;
+    cJSON *o = cJSON_Parse(s);
+    const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(o, "blocks");
+    const cJSON *pct = cJSON_GetObjectItemCaseSensitive(o, "percentile");
+    if (!cJSON_IsObject(o)) why = "not a JSON object";
+    else if (json_int(o, "version", &version)) why = "no \"version\"";
+    else if (version != PE_INT8_CALIB_VERSION) why = "unsupported \"version\"";
+    else if (calib_range(o, "stem", &c.stem)) why = "\"stem\" is not a positive number";
+    else if (!cJSON_IsArray(blocks) || cJSON_GetArraySize(blocks) != 8)
+        why = "\"blocks\" is not an array of 8";
+    for (int i = 0; !why && i < 8; i++) {
+        const cJSON *b = cJSON_GetArrayItem(blocks, i);
+        int has_down = m->net.blocks[i].has_down;
+        if (calib_range(b, "c1", &c.c1[i]) || calib_range(b, "out", &c.out[i]))
+            why = "a block's \"c1\" or \"out\" is not a positive number";
+        else if (has_down ? calib_range(b, "down", &c.down[i])
+                          : cJSON_GetObjectItemCaseSensitive(b, "down") != NULL)
+            why = "a block's \"down\" is missing, not a positive number, or on a block "
+                  "without a downsample";
+    }
+    if (!why) {
+        c.percentile = cJSON_IsNumber(pct) ? pct->valuedouble : 100.0;
+        if (json_int(o, "records", &c.n_records)) c.n_records = 0;
+        c.valid = 1;
+        m->net.int8 = c;
+    }
+    cJSON_Delete(o);
+    if (!why) return 0;
+    if (version > PE_INT8_CALIB_VERSION)
+        return pe_fail(e, "%s: metadata '%s' has version %d, this protoecg reads version %d",
+                       pe_st_path(f), PE_INT8_CALIB_KEY, version, PE_INT8_CALIB_VERSION);
+    return pe_fail(e, "%s: metadata '%s' is invalid: %s", pe_st_path(f), PE_INT8_CALIB_KEY, why);
+}
+
 int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe_error *e) {
     memset(m, 0, sizeof *m);
     pe_st_file *f = pe_st_open(path, e);
@@ -269,6 +344,7 @@ int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe
         }
     }
     if (rc == 0 && m->sources) rc = read_sources(f, m, e);
+    if (rc == 0) rc = read_int8_calib(f, m, e);
     const char *conf = pe_st_metadata(f, "config");
     if (rc == 0 && conf) m->config_json = strdup(conf);
     pe_st_close(f);

@@ -8,6 +8,8 @@
 
 #define PE_MODEL_FORMAT "protoecg-model"
 #define PE_MODEL_FORMAT_VERSION 1
+/* Metadata key of the int8 calibration (pe_int8_calib, version PE_INT8_CALIB_VERSION). */
+#define PE_INT8_CALIB_KEY "int8_calibration"
 
 /* Where a prototype was projected: the training record, its labels, the cosine. */
 typedef struct {
@@ -41,7 +43,8 @@ int pe_model_save(const pe_model *m, const char *path, int bf16, pe_error *e);
 /* Loads a model file written by pe_model_save (or converted from PyTorch). */
 int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe_error *e);
 
-/* Copies every tensor (params, buffers) of src into dst (same config). */
+/* Copies every tensor (params, buffers) and the int8 calibration of src into dst (same
+ * config). */
 void pe_net_copy_weights(pe_net *dst, const pe_net *src);
 
 #endif

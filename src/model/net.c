@@ -460,17 +460,30 @@ pe_precision pe_net_set_precision(pe_net *net, pe_precision want, const char **n
         } else {
             got = PE_PREC_BF16;
         }
+    } else if (want == PE_PREC_INT8) {
+        if (!net->dnnl) {
+            if (note) *note = "int8 needs the oneDNN convolutions; using fp32";
+        } else if (!net->int8.valid) {
+            if (note)
+                *note = "the model has no int8 calibration (protoecg calibrate adds one); "
+                        "using fp32";
+        } else {
+            got = PE_PREC_INT8;
+        }
     }
     if (got != net->precision) pe_infer_invalidate(net->infer);
     net->precision = got;
     return got;
 }
 
-const char *pe_precision_name(pe_precision p) { return p == PE_PREC_BF16 ? "bf16" : "fp32"; }
+const char *pe_precision_name(pe_precision p) {
+    return p == PE_PREC_BF16 ? "bf16" : p == PE_PREC_INT8 ? "int8" : "fp32";
+}
 
 int pe_precision_parse(const char *s, pe_precision *p) {
     if (!strcmp(s, "fp32") || !strcmp(s, "f32")) *p = PE_PREC_FP32;
     else if (!strcmp(s, "bf16")) *p = PE_PREC_BF16;
+    else if (!strcmp(s, "int8")) *p = PE_PREC_INT8;
     else return -1;
     return 0;
 }

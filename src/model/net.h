@@ -20,8 +20,32 @@ typedef enum { PE_HEAD_PROTO = 0, PE_HEAD_LINEAR = 1 } pe_head_kind;
 
 /* Arithmetic of the oneDNN convolutions. bf16: inputs and weights of every conv
  * rounded to bfloat16, accumulation and everything else (master weights, BN,
- * losses, optimizer) in float32. The plain-C reference path is always float32. */
-typedef enum { PE_PREC_FP32 = 0, PE_PREC_BF16 = 1 } pe_precision;
+ * losses, optimizer) in float32. int8: inference only (pe_net_infer), post-training
+ * quantized with the net's calibration (pe_int8_calib; training stays float32).
+ * The plain-C reference path is always float32. */
+typedef enum {
+    PE_PREC_FP32 = PE_PRECISION_FP32,
+    PE_PREC_BF16 = PE_PRECISION_BF16,
+    PE_PREC_INT8 = PE_PRECISION_INT8
+} pe_precision;
+
+/* Version of the int8 calibration (metadata "int8_calibration" of model files). */
+#define PE_INT8_CALIB_VERSION 1
+
+/* Calibration of the int8 inference path: the range r of each activation tensor of
+ * the fused plan (model/infer.h), measured on the fp32 eval-mode backbone. A tensor
+ * after a ReLU is stored as u8 q = round(x * 255 / r) (clamped to 0..255), the
+ * downsample output (signed, no ReLU) as s8 q = round(x * 127 / r) (-128..127).
+ * Weights are quantized per output channel from the folded weights at plan build. */
+typedef struct {
+    int valid;            /* 0: not calibrated (int8 is then unavailable) */
+    int n_records;        /* calibration set size (informational) */
+    double percentile;    /* of |x| per tensor; 100 = max abs */
+    float stem;           /* stem conv + BN + ReLU (and max pool) output */
+    float c1[8];          /* each block's conv1 + BN + ReLU output */
+    float down[8];        /* downsample conv + BN output (blocks with one; else 0) */
+    float out[8];         /* block output (after the residual ReLU) */
+} pe_int8_calib;
 
 typedef struct pe_infer pe_infer; /* model/infer.h */
 
@@ -120,6 +144,7 @@ typedef struct {
 
     pe_dnnl *dnnl;          /* NULL: plain-C reference convolution */
     pe_precision precision; /* conv arithmetic of the oneDNN paths (see pe_net_set_precision) */
+    pe_int8_calib int8;     /* activation ranges of the int8 inference path (model file) */
     pe_infer *infer;        /* fused eval-mode engine of pe_net_infer, created on first use */
     int last_infer;         /* the last forward was pe_net_infer (no saved activations) */
     int acts_ready;         /* training activations allocated (on the first pe_net_forward) */
@@ -153,11 +178,23 @@ void pe_net_weights_changed(pe_net *net);
 /* Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX, per oneDNN's ISA
  * detection); elsewhere oneDNN emulates bf16 with float32 instructions, slower than fp32. */
 int pe_bf16_native(void);
-/* Sets the conv arithmetic: fp32, or bf16 when the CPU has native bf16 (else fp32,
- * and *note, if not NULL, gets a one-line explanation). Needs the oneDNN path for
- * bf16. Returns the precision in effect. */
+/* Sets the conv arithmetic: fp32, bf16 when the CPU has native bf16, or int8 (inference
+ * only) when the net has an int8 calibration; otherwise fp32, and *note, if not NULL,
+ * gets a one-line explanation. Needs the oneDNN path for bf16 and int8. Returns the
+ * precision in effect. */
 pe_precision pe_net_set_precision(pe_net *net, pe_precision want, const char **note);
-/* "fp32" / "bf16"; parse returns -1 for anything else. */
+
+/* Calibrates the int8 inference path on n records x (n, leads, len) (standardized as
+ * the model expects): runs the fp32 eval-mode backbone (pe_net_forward, batches of up
+ * to max_batch) and sets net->int8 to the given percentile (0 < p <= 100; 100 = max)
+ * of |x| per activation tensor. Refolds the int8 plans on the next pe_net_infer. */
+int pe_net_calibrate_int8(pe_net *net, const float *x, int n, double percentile, pe_error *e);
+/* The default percentile of pe_net_calibrate_int8, chosen by agreement with fp32 on the
+ * validation split (bench/README.md): max abs ranges are set by rare outliers (stem
+ * output max 180 vs 15 at 99.99 %) and waste most of the 8 bits. */
+#define PE_INT8_PERCENTILE 99.99
+
+/* "fp32" / "bf16" / "int8"; parse returns -1 for anything else. */
 const char *pe_precision_name(pe_precision p);
 int pe_precision_parse(const char *s, pe_precision *p);
 

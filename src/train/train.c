@@ -282,6 +282,24 @@ int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *
     return rc;
 }
 
+int pe_calibrate_int8_split(pe_net *net, const pe_split_view *v, int n, double percentile,
+                            pe_error *e) {
+    if (v->n < 1) return pe_fail(e, "int8 calibration: the split is empty");
+    if (n > v->n) n = (int)v->n;
+    size_t rec = (size_t)v->cache->h.n_leads * v->cache->h.n_samples;
+    float *x = malloc((size_t)n * rec * sizeof(float));
+    uint8_t *y = malloc((size_t)n * PE_NUM_CLASSES);
+    long *order = malloc((size_t)n * sizeof(long));
+    int rc = (x && y && order) ? 0 : pe_fail(e, "int8 calibration: out of memory");
+    if (rc == 0) {
+        for (int i = 0; i < n; i++) order[i] = (long)((double)i * (double)v->n / n);
+        pe_gather_batch(v, order, n, x, y);
+        rc = pe_net_calibrate_int8(net, x, n, percentile, e);
+    }
+    free(x), free(y), free(order);
+    return rc;
+}
+
 typedef struct {
     double loss;  /* BCE with pos_weight */
     double auroc; /* macro over defined classes */
@@ -937,9 +955,14 @@ static int load_pretrained_backbone(const trainer *t, pe_model *m, const char *s
     return rc;
 }
 
+/* Writes a phase's model, calibrated for int8 inference on training records (so
+ * every model file of a run, model.safetensors included, runs --precision int8). */
 static int save_phase_output(const trainer *t, pe_model *m, const char *stem, pe_error *e) {
     char path[4096];
     path_in(path, sizeof path, t->dir, stem, ".safetensors");
+    if (pe_calibrate_int8_split(&m->net, &t->split[0], PE_INT8_CALIB_RECORDS,
+                                PE_INT8_PERCENTILE, e))
+        return -1;
     return pe_model_save(m, path, 0, e);
 }
 

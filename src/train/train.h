@@ -77,4 +77,13 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
 int pe_predict_split(pe_net *net, const pe_split_view *v, float *logits, float *sims, float *z,
                      float *h, pe_error *e);
 
+/* Records of a split used to calibrate int8 inference (pe_calibrate_int8_split). */
+#define PE_INT8_CALIB_RECORDS 256
+
+/* Calibrates net's int8 inference (pe_net_calibrate_int8 at the given percentile) on n
+ * records of the split (standardized as the net expects), evenly spaced over it
+ * (deterministic; all of them when the split has n or fewer). */
+int pe_calibrate_int8_split(pe_net *net, const pe_split_view *v, int n, double percentile,
+                            pe_error *e);
+
 #endif
