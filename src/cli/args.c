@@ -74,3 +74,17 @@ int make_dir(const char *dir, pe_error *e) {
     }
     return 0;
 }
+
+int arg_last(const char *cmd, const char *arg, int *quiet, void (*usage)(FILE *)) {
+    if (quiet && !strcmp(arg, "--quiet")) {
+        *quiet = 1;
+        return -1;
+    }
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "protoecg %s: unknown option '%s'\n", cmd, arg);
+    usage(stderr);
+    return 2;
+}

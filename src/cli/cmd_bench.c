@@ -279,12 +279,9 @@ int cmd_bench(int argc, char **argv) {
             o.use_dnnl = 0;
         } else if (!strcmp(argv[i], "--in-process")) {
             o.in_process = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
         } else {
-            fprintf(stderr, "protoecg bench: unknown option '%s'\n", argv[i]);
-            return 2;
+            int rc = arg_last("bench", argv[i], NULL, usage);
+            if (rc >= 0) return rc;
         }
     }
     int want[NUM_SC] = {0};

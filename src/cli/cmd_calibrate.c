@@ -45,15 +45,9 @@ int cmd_calibrate(int argc, char **argv) {
             }
         } else if (arg_value(argc, argv, &i, "--threads", &v)) {
             if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
         } else {
-            fprintf(stderr, "protoecg calibrate: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+            int rc = arg_last("calibrate", argv[i], &quiet, usage);
+            if (rc >= 0) return rc;
         }
     }
     if (!model_path || !root || !out) {

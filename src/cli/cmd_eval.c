@@ -66,15 +66,9 @@ int cmd_eval(int argc, char **argv) {
                 fprintf(stderr, "protoecg eval: --precision must be fp32, bf16 or int8\n");
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
         } else {
-            fprintf(stderr, "protoecg eval: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+            int rc = arg_last("eval", argv[i], &quiet, usage);
+            if (rc >= 0) return rc;
         }
     }
     int split = !strcmp(split_name, "test") ? 2 : !strcmp(split_name, "val") ? 1 : -1;

@@ -52,12 +52,7 @@ int cmd_gallery(int argc, char **argv) {
             arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--html", &html) ||
             arg_value(argc, argv, &i, "--json", &json))
             continue;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        fprintf(stderr, "protoecg gallery: unknown option '%s'\n", argv[i]);
-        return 2;
+        return arg_last("gallery", argv[i], NULL, usage);
     }
     if (!model_path || !root || (!html && !json)) {
         usage(stderr);

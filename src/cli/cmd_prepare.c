@@ -36,15 +36,9 @@ int cmd_prepare(int argc, char **argv) {
             set_threads(n);
         } else if (!strcmp(argv[i], "--no-standardize")) {
             o.standardize = 0;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            o.quiet = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
         } else {
-            fprintf(stderr, "protoecg prepare: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+            int rc = arg_last("prepare", argv[i], &o.quiet, usage);
+            if (rc >= 0) return rc;
         }
     }
     if (!root || !out) {

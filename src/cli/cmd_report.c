@@ -792,15 +792,9 @@ int cmd_report(int argc, char **argv) {
         if (k > 0) continue;
         if (arg_value(argc, argv, &i, "--top", &v)) {
             if (arg_int("--top", v, 1, PE_MAX_TOP, &top)) return 2;
-        } else if (!strcmp(argv[i], "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
         } else {
-            fprintf(stderr, "protoecg report: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+            int rc = arg_last("report", argv[i], &quiet, usage);
+            if (rc >= 0) return rc;
         }
     }
     if (!run || !root || !html) {

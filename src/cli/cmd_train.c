@@ -208,14 +208,9 @@ int cmd_train(int argc, char **argv) {
                 return 2;
             }
         }
-        else if (!strcmp(argv[i], "--quiet")) c.quiet = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "protoecg train: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
+        else {
+            int rc = arg_last("train", argv[i], &c.quiet, usage);
+            if (rc >= 0) return rc;
         }
     }
     if (!root || !out) {
