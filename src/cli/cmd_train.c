@@ -43,7 +43,7 @@ static void usage(FILE *f) {
         "  --mixup A              mixup with Beta(A, A) weights in the plain-network phases\n"
         "                         (pretraining, baseline; default 0: off)\n"
         "  --ema D                exponential moving average of the weights (decay D per step)\n"
-        "                         evaluated and kept in those phases (default 0: off)\n"
+        "                         evaluated and kept in those phases (default 0.995; 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"

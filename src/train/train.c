@@ -52,7 +52,8 @@ pe_train_config pe_train_config_authors(void) {
 
 /* protoecg's defaults, each chosen on the validation fold (fold 9) of the shared subset
  * (see REPORT.md and docs/results/tuning/): a plain ResNet-18 is trained first (20
- * epochs, cosine learning-rate decay) and its backbone kept (really loaded); the
+ * epochs, cosine learning-rate decay, the kept weights an exponential moving average
+ * with decay 0.995 per step) and its backbone kept (really loaded); the
  * prototype head is then trained on the frozen backbone (warm-up) with a clustering
  * term of weight 0.1, its last 3 epochs with the prototypes held on training latents,
  * then projected (a no-op by then), and the last layer is refit.
@@ -62,6 +63,7 @@ pe_train_config pe_train_config_default(void) {
     pe_train_config c = pe_train_config_authors();
     c.epochs_pretrain = 20;
     c.lr_cosine = 1;
+    c.ema = 0.995f;
     c.epochs_joint = 0;
     c.epochs_warmup = 6;
     c.warmup_clst = 0.1f;
