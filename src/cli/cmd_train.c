@@ -46,7 +46,7 @@ static void usage(FILE *f) {
         "                         evaluated and kept in those phases (default 0.995; 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
-        "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up\n"
+        "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up (default on)\n"
         "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
         "                         of their class, or N(0,1) as the authors\n"
         "  --no-standardize       do not standardize leads (cache option)\n"

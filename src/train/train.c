@@ -54,9 +54,10 @@ pe_train_config pe_train_config_authors(void) {
  * (see REPORT.md and docs/results/tuning/): a plain ResNet-18 is trained first (20
  * epochs, cosine learning-rate decay, the kept weights an exponential moving average
  * with decay 0.995 per step) and its backbone kept (really loaded); the
- * prototype head is then trained on the frozen backbone (warm-up) with a clustering
- * term of weight 0.1, its last 3 epochs with the prototypes held on training latents,
- * then projected (a no-op by then), and the last layer is refit.
+ * prototype head (add-on, prototypes and last layer, the last layer at lr_last with
+ * its L1 term) is then trained on the frozen backbone (warm-up) with a clustering term
+ * of weight 0.1, its last 3 epochs with the prototypes held on training latents, then
+ * projected (a no-op by then), and the last layer is refit.
  * BCE pos_weight is the square root of the spec's class weight: the full weights (up to
  * ~2,400 for classes with one training positive) made training unstable. */
 pe_train_config pe_train_config_default(void) {
@@ -69,6 +70,7 @@ pe_train_config pe_train_config_default(void) {
     c.warmup_clst = 0.1f;
     c.warmup_proto_lr = 10.0f;
     c.warmup_projected = 3;
+    c.warmup_last = 1;
     c.epochs_last = 100;
     c.lr_last = 1e-2f;
     c.early_stop_patience = 6;
