@@ -20,7 +20,7 @@ static void usage(FILE *f) {
             "  measures the activation ranges of int8 inference on training records (folds 1-8,\n"
             "  evenly spaced) and writes model M with them to FILE (FILE may be M)\n"
             "  --records N     calibration records (default %d)\n"
-            "  --percentile P  range = this percentile of |activation| (default %g = max)\n"
+            "  --percentile P  range = this percentile of |activation| (default %g; 100 = max)\n"
             "  --cache FILE    filtered cache to use/create (default next to the model)\n"
             "  --threads N  --quiet\n",
             PE_INT8_CALIB_RECORDS, PE_INT8_PERCENTILE);
