@@ -424,6 +424,17 @@ static void ema_update(phase_bufs *pb, const pe_net *net, double decay) {
         pb->ema_b[i] = a * pb->ema_b[i] + b * net->buffers[i];
 }
 
+/* Copies the net's weights (params and buffers) into p, b / from p, b into the net. */
+static void weights_to(float *p, float *b, const pe_net *net) {
+    memcpy(p, net->params, net->n_params * sizeof(float));
+    memcpy(b, net->buffers, net->n_buffers * sizeof(float));
+}
+
+static void weights_from(pe_net *net, const float *p, const float *b) {
+    memcpy(net->params, p, net->n_params * sizeof(float));
+    memcpy(net->buffers, b, net->n_buffers * sizeof(float));
+}
+
 /* Exchanges the net's weights with the average (to evaluate it, and back). */
 static void ema_swap(phase_bufs *pb, pe_net *net) {
     for (size_t i = 0; i < net->n_params; i++) {
@@ -989,12 +1000,8 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
     if (rc == 0) rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
                                    last ? 0.0f : cfg->weight_decay, e);
     if (rc == 0) {
-        memcpy(pb.best_p, net->params, np);
-        memcpy(pb.best_b, net->buffers, net->n_buffers * sizeof(float));
-        if (ema) {
-            memcpy(pb.ema_p, net->params, np);
-            memcpy(pb.ema_b, net->buffers, net->n_buffers * sizeof(float));
-        }
+        weights_to(pb.best_p, pb.best_b, net);
+        if (ema) weights_to(pb.ema_p, pb.ema_b, net);
         if (s->epoch > 0) {
             rc = load_checkpoint_tensors(t, net, &pb, e);
             opt->step = s->adam_step;
@@ -1048,8 +1055,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         /* with projected warm-up epochs, only those may become the kept (best) epoch */
         int eligible = !(ph->kind == PH_WARMUP && cfg->warmup_projected > 0 && !projected);
         if (eligible && pe_early_stop_step(&s->stop, metric, ep)) {
-            memcpy(pb.best_p, net->params, np);
-            memcpy(pb.best_b, net->buffers, net->n_buffers * sizeof(float));
+            weights_to(pb.best_p, pb.best_b, net);
             s->best_nbt = net->num_batches_tracked;
         }
         if (ema) ema_swap(&pb, net); /* training goes on from the raw weights */
@@ -1072,8 +1078,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         }
     }
     if (rc == 0) { /* keep the best epoch */
-        memcpy(net->params, pb.best_p, np);
-        memcpy(net->buffers, pb.best_b, net->n_buffers * sizeof(float));
+        weights_from(net, pb.best_p, pb.best_b);
         net->num_batches_tracked = s->best_nbt;
     }
     for (int k = 0; k < 3; k++) free(sims[k]);
