@@ -838,9 +838,6 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
     return rc;
 }
 
-/* Moves every prototype onto the latent z of its most similar training record of
- * its class (ascending ecg_id, strict > keeps the first of ties). Returns the mean
- * cosine between prototypes and their chosen latents before the move. */
 /* Moves each prototype onto the most similar latent z (n_train, D) of a training record
  * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
  * source. distinct = 1 skips records already taken by an earlier prototype of the same
@@ -1019,6 +1016,13 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         opt->lr = s->lr;
     }
     if (rc == 0 && last) rc = compute_sims(t, net, sims, e);
+    if (rc == 0 && last && s->epoch == 0) {
+        /* the incoming last layer (trained in the warm-up) is the one to beat: the
+         * stage keeps it unless an epoch scores higher on validation */
+        split_eval v0;
+        rc = eval_last(t, net, sims, 1, &v0, e);
+        if (rc == 0) pe_early_stop_step(&s->stop, isnan(v0.auroc) ? -1.0 : v0.auroc, -1);
+    }
     int cosine = cfg->lr_cosine &&
                  (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE || ph->kind == PH_JOINT);
     for (int ep = s->epoch; rc == 0 && ep < ph->epochs; ep++) {
@@ -1077,6 +1081,9 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
             break;
         }
     }
+    if (rc == 0 && last && ph->epochs > 0 && s->stop.best_epoch < 0 && !cfg->quiet)
+        fprintf(stderr, "%s: no epoch beat the incoming last layer on validation (%.4f); "
+                        "kept it\n", ph->name, s->stop.best);
     if (rc == 0) { /* keep the best epoch */
         weights_from(net, pb.best_p, pb.best_b);
         net->num_batches_tracked = s->best_nbt;
