@@ -9,6 +9,8 @@
 #   - the same with the plateau schedule (the default is cosine), killed in the pretraining;
 #   - the same with mixup and the weight average (--mixup, --ema: the average must
 #     survive the kill), killed in the pretraining;
+#   - the last-layer stage ends with the best (validation) of the layer it starts from
+#     and its epochs;
 #   - a new run in a directory that holds one is refused without --resume;
 #   - no temporary file (*.tmp.*) is left behind, also not one that the kill left.
 # Not run with 2 threads under PE_TEST_QUICK=1 (the sanitizer run). Skips (exit 77) only
@@ -92,6 +94,32 @@ train "$work/b" --threads 1 --seed 7
 [[ $(wc -l <"$work/a/metrics.jsonl") -eq $n_epochs ]] || fail "run a: expected $n_epochs epochs in metrics.jsonl"
 same_run "$work/a" "$work/b" "two runs with seed 7, 1 thread"
 no_tmp "$work/a" "uninterrupted run"
+# kept_best DIR [below]: the last-layer stage of DIR ended with the best (validation) of
+# the layer it started from and its epochs; with "below", all its epochs scored lower
+# than its start (so the start must have been kept).
+kept_best() {
+  if "$PY" - "$@" >"$work/keep" 2>&1 <<'PYEOF'
+import json, sys
+d, below = sys.argv[1], len(sys.argv) > 2
+res = json.load(open(d + "/results.json"))
+rows = [json.loads(l) for l in open(d + "/metrics.jsonl")]
+epochs = [r["val"]["macro_auroc"] for r in rows if r["phase"] == "model"]
+start = res["projected1"]["val_macro_auroc"]
+want, got = max([start] + epochs), res["model"]["val_macro_auroc"]
+print(f"start {start:.6f}, best epoch {max(epochs):.6f}, kept {got:.6f}")
+sys.exit(0 if abs(got - want) < 1e-5 and (not below or max(epochs) < start - 1e-5) else 1)
+PYEOF
+  then
+    echo "ok: the last-layer stage kept the best of its start and its epochs ($(cat "$work/keep"))"
+  else
+    fail "$1: the last-layer stage did not keep the best of its start and its epochs, or the case was not exercised: $(cat "$work/keep")"
+  fi
+}
+kept_best "$work/a"
+# a last-layer rate of 10 for 4 epochs leaves every epoch below the start (seed 7)
+cp -r "$work/a" "$work/keep_start"
+train "$work/keep_start" --threads 1 --seed 7 --stage last --lr-last 10 --epochs-last 4 &&
+  kept_best "$work/keep_start" below
 train "$work/c" --threads 1 --seed 8
 if cmp -s "$work/a/model.safetensors" "$work/c/model.safetensors"; then
   fail "seeds 7 and 8 give the same model (is the seed used?)"
