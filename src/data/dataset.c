@@ -60,17 +60,14 @@ void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float 
 double pe_mixup_batch(float *x, const uint8_t *y, uint8_t *y_mix, int B, size_t n, int C,
                       double alpha, pe_rng *r) {
     float *mixed = malloc((size_t)B * n * sizeof(float));
-    int *perm = malloc((size_t)B * sizeof(int));
+    long *perm = malloc((size_t)B * sizeof(long));
     if (!mixed || !perm) {
         free(mixed), free(perm);
         return -1.0;
     }
     double lambda = pe_rng_beta(r, alpha, alpha);
     for (int b = 0; b < B; b++) perm[b] = b;
-    for (int b = B - 1; b > 0; b--) { /* Fisher-Yates */
-        int j = (int)pe_rng_below(r, (uint64_t)b + 1), tmp = perm[b];
-        perm[b] = perm[j], perm[j] = tmp;
-    }
+    pe_rng_shuffle(r, perm, B);
     const float l = (float)lambda, m = (float)(1.0 - lambda);
     for (int b = 0; b < B; b++) {
         const float *xa = x + (size_t)b * n, *xb = x + (size_t)perm[b] * n;

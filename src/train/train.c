@@ -352,11 +352,7 @@ static void epoch_order(const trainer *t, int phase_idx, int epoch, long *order)
         return;
     }
     for (long i = 0; i < n; i++) order[i] = i;
-    for (long i = n - 1; i > 0; i--) {
-        long j = (long)pe_rng_below(&r, (uint64_t)i + 1), tmp = order[i];
-        order[i] = order[j];
-        order[j] = tmp;
-    }
+    pe_rng_shuffle(&r, order, n);
 }
 
 static void add_terms(loss_terms *a, const loss_terms *b) {
@@ -825,11 +821,7 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
         long np = 0;
         for (long j = 0; j < n; j++)
             if (t->y[0][j * C_ + c]) pos[np++] = j;
-        for (long i = np - 1; i > 0; i--) { /* shuffle, then take the first K (cycling) */
-            long j = (long)pe_rng_below(&r, (uint64_t)i + 1), tmp = pos[i];
-            pos[i] = pos[j];
-            pos[j] = tmp;
-        }
+        pe_rng_shuffle(&r, pos, np); /* then take the first K (cycling) */
         for (int k = 0; np > 0 && k < K; k++)
             memcpy(net->params + net->protos + (size_t)(c * K + k) * D, z + (size_t)pos[k % np] * D,
                    (size_t)D * sizeof(float));

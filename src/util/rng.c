@@ -65,3 +65,11 @@ uint64_t pe_rng_below(pe_rng *r, uint64_t n) {
     while (x >= lim);
     return x % n;
 }
+
+void pe_rng_shuffle(pe_rng *r, long *a, long n) {
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)pe_rng_below(r, (uint64_t)i + 1), tmp = a[i];
+        a[i] = a[j];
+        a[j] = tmp;
+    }
+}

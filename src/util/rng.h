@@ -20,5 +20,8 @@ double pe_rng_gamma(pe_rng *r, double shape);
 double pe_rng_beta(pe_rng *r, double a, double b);
 /* Uniform integer in [0, n). */
 uint64_t pe_rng_below(pe_rng *r, uint64_t n);
+/* Shuffles a[0..n) in place (Fisher-Yates: i from n-1 down to 1 swaps with
+ * pe_rng_below(i + 1)). */
+void pe_rng_shuffle(pe_rng *r, long *a, long n);
 
 #endif
