@@ -16,7 +16,6 @@
  * block after it), added where it is read. */
 #include "model/backbone.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "nn/nwc.h"
@@ -46,11 +45,8 @@ static void bn_affine(pe_net *net, pe_convbn *cb, int B, int training, float *sc
         pe_nwc_bn_stats(cb->mean, cb->rstd, rm, rv, cb->conv_out, (long)B * cb->shape.Lout, C,
                         PE_BN_MOMENTUM, PE_BN_EPS, net->nwc_work);
         pe_nwc_bn_scale_shift(scale, shift, g, b, cb->mean, cb->rstd, C);
-    } else { /* as pe_batchnorm_forward_eval */
-        for (int c = 0; c < C; c++) {
-            scale[c] = (float)(g[c] / sqrt((double)rv[c] + PE_BN_EPS));
-            shift[c] = b[c] - rm[c] * scale[c];
-        }
+    } else {
+        pe_batchnorm_eval_affine(scale, shift, g, b, rm, rv, C, PE_BN_EPS);
     }
 }
 

@@ -68,10 +68,7 @@ static void collect(const pe_net *net, int B, calib_stats *st) {
                 const float *g = net->params + b->down.gamma, *be = net->params + b->down.beta;
                 const float *rm = net->buffers + b->down.rmean, *rv = net->buffers + b->down.rvar;
                 float s[C], t[C];
-                for (int c = 0; c < C; c++) { /* as pe_batchnorm_forward_eval */
-                    s[c] = (float)(g[c] / sqrt((double)rv[c] + PE_BN_EPS));
-                    t[c] = be[c] - rm[c] * s[c];
-                }
+                pe_batchnorm_eval_affine(s, t, g, be, rm, rv, C, PE_BN_EPS);
                 add_values(st, 2 + 3 * i, b->down.conv_out, n, s, t, C, 1);
             }
         }

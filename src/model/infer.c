@@ -292,19 +292,17 @@ static int init_md(dnnl_memory_desc_t *md, int64_t d0, int64_t d1, int64_t d2,
 
 /* ---- folding ------------------------------------------------------------------ */
 
-/* w (Cout, Cin*K) and bias (Cout) of f's convolution with its BN folded in (the same
- * scale and shift as pe_batchnorm_forward_eval). */
+/* w (Cout, Cin*K) and bias (Cout) of f's convolution with its BN folded in
+ * (pe_batchnorm_eval_affine's scale and shift). */
 static void fold_conv(const pe_net *net, const fold_rec *f, float *w, float *bias) {
     const pe_conv1d_shape *s = &f->shape;
-    const float *w0 = net->params + f->w, *g = net->params + f->gamma;
-    const float *b = net->params + f->beta;
-    const float *rm = net->buffers + f->rmean, *rv = net->buffers + f->rvar;
+    const float *w0 = net->params + f->w;
+    float scale[s->Cout];
+    pe_batchnorm_eval_affine(scale, bias, net->params + f->gamma, net->params + f->beta,
+                             net->buffers + f->rmean, net->buffers + f->rvar, s->Cout, PE_BN_EPS);
     size_t row = (size_t)s->Cin * s->K;
-    for (int co = 0; co < s->Cout; co++) {
-        const float scale = (float)(g[co] / sqrt((double)rv[co] + PE_BN_EPS));
-        bias[co] = b[co] - rm[co] * scale;
-        for (size_t j = 0; j < row; j++) w[co * row + j] = w0[co * row + j] * scale;
-    }
+    for (int co = 0; co < s->Cout; co++)
+        for (size_t j = 0; j < row; j++) w[co * row + j] = w0[co * row + j] * scale[co];
 }
 
 /* Per output channel: the real value of one s8 step of the folded weights w (Cout, row),

@@ -51,18 +51,27 @@ void pe_batchnorm_forward_train(float *out, float *mean, float *rstd, const floa
     }
 }
 
+void pe_batchnorm_eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                              const float *running_mean, const float *running_var, int C,
+                              float eps) {
+    for (int c = 0; c < C; c++) {
+        scale[c] = (float)(gamma[c] / sqrt((double)running_var[c] + eps));
+        shift[c] = beta[c] - running_mean[c] * scale[c];
+    }
+}
+
 /* out, in (B, C, L); parameters and running statistics (C). */
 void pe_batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                                const float *running_mean, const float *running_var, int B, int C,
                                int L, float eps) {
+    float scale[C], shift[C];
+    pe_batchnorm_eval_affine(scale, shift, gamma, beta, running_mean, running_var, C, eps);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int c = 0; c < C; c++) {
-            const float scale = (float)(gamma[c] / sqrt((double)running_var[c] + eps));
-            const float shift = beta[c] - running_mean[c] * scale;
             const float *x = in + ((size_t)b * C + c) * L;
             float *y = out + ((size_t)b * C + c) * L;
-            for (int l = 0; l < L; l++) y[l] = x[l] * scale + shift;
+            for (int l = 0; l < L; l++) y[l] = x[l] * scale[c] + shift[c];
         }
     }
 }

@@ -40,6 +40,13 @@ void pe_batchnorm_forward_train(float *out, float *mean, float *rstd, const floa
 void pe_batchnorm_forward_eval(float *out, const float *in, const float *gamma, const float *beta,
                                const float *running_mean, const float *running_var, int B, int C,
                                int L, float eps);
+/* The eval-mode BN as a per-channel affine map, out = in * scale + shift (C each):
+ * scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale. Every
+ * eval-mode path (the layer above, the NWC backbone, BN folding, int8 calibration)
+ * uses it, so all compute the same floats. */
+void pe_batchnorm_eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                              const float *running_mean, const float *running_var, int C,
+                              float eps);
 /* Backward of the training-mode forward. */
 void pe_batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                            const float *in, const float *mean, const float *rstd,
