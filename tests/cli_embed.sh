@@ -53,7 +53,9 @@ for kind, name, p, logit, own, other, protos in classes:
     rows = re.findall(r"similarity ([-0-9.]+)  weight ([-+0-9.]+)  contribution ([-+0-9.]+)", protos)
     if len(rows) != 2: bad.append(f"{name}: {len(rows)} prototypes listed (K = 2)")
     for s, w, c in rows:
-        if abs(float(s) * float(w) - float(c)) > 2e-3: bad.append(f"{name}: contribution != weight x similarity")
+        # each printed to 3 decimals: s * w is off by up to 5e-4 (|s| + |w|) + 5e-4
+        tol = 5e-4 * (abs(float(s)) + abs(float(w)) + 1) + 1e-6
+        if abs(float(s) * float(w) - float(c)) > tol: bad.append(f"{name}: contribution != weight x similarity")
 for b in bad: print("  " + b)
 sys.exit(1 if bad else 0)
 EOF

@@ -31,6 +31,8 @@ static void usage(FILE *f) {
         "  --epochs-warmup N      prototype warm-up epochs before projection\n"
         "  --rounds N             joint + projection rounds\n"
         "  --batch N  --lr X  --lr-last X  --weight-decay X\n"
+        "  --last-fista-iters N   last-layer stage: N full-batch FISTA steps per epoch\n"
+        "                         (0: minibatch Adam at --lr-last, the authors' way)\n"
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights; --warmup-clst X\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --lr-schedule S        cosine (default) | plateau (ReduceLROnPlateau + early stop)\n"
@@ -156,6 +158,7 @@ int cmd_train(int argc, char **argv) {
         INT_OPT("--threads", c.threads, 1, 1024)
         INT_OPT("--epochs", c.epochs_joint, 0, 100000)
         INT_OPT("--epochs-last", c.epochs_last, 0, 100000)
+        INT_OPT("--last-fista-iters", c.last_fista_iters, 0, 1000000)
         INT_OPT("--epochs-pretrain", c.epochs_pretrain, 0, 100000)
         INT_OPT("--epochs-warmup", c.epochs_warmup, 0, 100000)
         INT_OPT("--rounds", c.rounds, 1, 10)

@@ -21,6 +21,8 @@ typedef struct {
     int epochs_joint;
     int epochs_warmup;    /* prototype warm-up before projection: add-on + prototypes only */
     int epochs_last;
+    int last_fista_iters; /* last-layer stage: full-batch FISTA steps per epoch
+                             (train/last_layer.h); 0 = minibatch Adam at lr_last */
     int lr_cosine;        /* backbone phases (pretrain, joint, baseline): cosine decay of the
                              lr over the phase's epochs, no early stop (else plateau) */
     int plateau_patience; /* ReduceLROnPlateau on validation loss */
