@@ -8,10 +8,13 @@ from torch autograd in float64. Writes tests/golden/last_layer.safetensors, read
 tests/test_last_layer.c. Rerun with
     /usr/bin/python3 scripts/golden_last_layer.py
 Cases: "<case>.S" (N, P) F32, ".Y" (N, C) F32 (0/1), ".w" (C) F32, ".W0" (C, P) F32 start,
-".l1" and ".F" F64 [1] (the weight and the minimum), ".W" (C, P) F32 (the minimizer).
+".l1", ".nonneg_own" and ".F" F64 [1] (the L1 weight, whether own-class weights are
+kept >= 0, the minimum), ".W" (C, P) F32 (the minimizer).
 Similarities are drawn like a model's (a shared offset plus class-dependent signal), the
 labels from a logistic model, so the minimum is finite (every class has positives and
-negatives: a class without positives has no finite minimum); one case has l1 = 0.
+negatives: a class without positives has no finite minimum); one case has l1 = 0, one
+keeps the own-class weights >= 0 with one prototype per class anti-correlated with its
+class (so that the bound is active).
 """
 import os
 import sys
@@ -35,8 +38,9 @@ def objective(W, S, Y, w, off, l1):
     return F.binary_cross_entropy_with_logits(x, Y, pos_weight=w) + l1 * (W.abs() * off).sum()
 
 
-def solve(S, Y, w, C, K, l1):
-    """argmin F by L-BFGS-B on W = U - V, U, V >= 0 on the off-class entries."""
+def solve(S, Y, w, C, K, l1, nonneg_own):
+    """argmin F by L-BFGS-B on W = U - V, U, V >= 0 on the off-class entries; with
+    nonneg_own the own-class entries are U alone, bounded below by 0."""
     P = C * K
     S64, Y64, w64 = (torch.from_numpy(a.astype(np.float64)) for a in (S, Y, w))
     off = torch.ones(C, P, dtype=torch.float64)
@@ -54,7 +58,8 @@ def solve(S, Y, w, C, K, l1):
         return f.item(), zt.grad.numpy().copy()
 
     offn = off.numpy().ravel()
-    bounds = [(0 if o else None, None) for o in offn] * 2
+    bounds = [(0 if o or nonneg_own else None, None) for o in offn] + \
+             [(0 if o else None, None) if o or not nonneg_own else (0, 0) for o in offn]
     z0 = np.zeros(2 * n)
     res = scipy.optimize.minimize(fg, z0, jac=True, method="L-BFGS-B", bounds=bounds,
                                   options={"maxiter": 100000, "maxfun": 200000,
@@ -64,11 +69,12 @@ def solve(S, Y, w, C, K, l1):
     return W, f
 
 
-def case(name, N, C, K, l1):
+def case(name, N, C, K, l1, nonneg_own=0):
     P = C * K
     proto_class = np.arange(P) // K
     signal = rng.standard_normal((N, C))
-    S = 0.4 + 0.1 * signal[:, proto_class] + 0.05 * rng.standard_normal((N, P))
+    sign = np.where(np.arange(P) % K == 0, -1.0, 1.0) if nonneg_own else 1.0
+    S = 0.4 + 0.1 * sign * signal[:, proto_class] + 0.05 * rng.standard_normal((N, P))
     logit = 2.0 * signal - 1.5
     Y = (rng.random((N, C)) < 1 / (1 + np.exp(-logit))).astype(np.uint8)
     n_c = Y.sum(0).astype(np.float64)
@@ -76,20 +82,25 @@ def case(name, N, C, K, l1):
     w = np.where(n_c > 0, np.sqrt((T - n_c) / np.maximum(n_c, 1)), 0.0).astype(np.float32)
     W0 = np.where(proto_class[None, :] == np.arange(C)[:, None], 1.0, -0.5).astype(np.float32)
     S = S.astype(np.float32)
-    W, f = solve(S, Y, w, C, K, l1)
+    W, f = solve(S, Y, w, C, K, l1, nonneg_own)
     tensors[f"{name}.S"] = S
     tensors[f"{name}.Y"] = Y.astype(np.float32)
     tensors[f"{name}.w"] = w
     tensors[f"{name}.W0"] = W0
     tensors[f"{name}.l1"] = np.array([l1], np.float64)
+    tensors[f"{name}.nonneg_own"] = np.array([nonneg_own], np.float64)
     tensors[f"{name}.F"] = np.array([f], np.float64)
     tensors[f"{name}.W"] = W.astype(np.float32)
-    zeros = int(((np.abs(W) < 1e-9) & (proto_class[None, :] != np.arange(C)[:, None])).sum())
-    print(f"{name}: N {N} C {C} K {K} l1 {l1}: minimum {f:.10f}, {zeros} off-class zeros")
+    own = proto_class[None, :] == np.arange(C)[:, None]
+    zeros = int(((np.abs(W) < 1e-9) & ~own).sum())
+    own_zeros = int(((np.abs(W) < 1e-9) & own).sum())
+    print(f"{name}: N {N} C {C} K {K} l1 {l1} nonneg_own {nonneg_own}: minimum {f:.10f}, "
+          f"{zeros} off-class zeros, {own_zeros} own-class zeros")
 
 
 case("l1", 400, 5, 3, 1e-3)
 case("none", 300, 4, 2, 0.0)
+case("nonneg", 400, 4, 3, 1e-4, nonneg_own=1)  # one prototype per class anti-correlated
 safetensors_np.save(OUT, tensors, metadata={
     "generator": "scripts/golden_last_layer.py", "torch": torch.__version__,
     "scipy": scipy.__version__})

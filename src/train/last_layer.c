@@ -37,7 +37,8 @@ static double gram_lambda_max(const float *S, long N, int P, float *G) {
 }
 
 int pe_last_layer_fista(float *W, const float *S, const uint8_t *Y, long N, int C, int K,
-                        const float *pos_weight, double l1, int iters, double *objective,
+                        const float *pos_weight, double l1, int nonneg_own, int iters,
+                        double *objective,
                         double *bce, double *l1_sum, pe_error *e) {
     const int P = C * K;
     const size_t nw = (size_t)C * P, nl = (size_t)N * C;
@@ -69,7 +70,8 @@ int pe_last_layer_fista(float *W, const float *S, const uint8_t *Y, long N, int 
         pe_loss_bce(dlogits, logits, Y, pos_weight, (int)N, C, 1.0);
         memset(G, 0, nw * sizeof(float));
         pe_linear_backward(NULL, G, NULL, dlogits, S, V, (int)N, P, C);
-        /* W_prev = W; W = prox(V - step G): soft threshold on the off-class entries */
+        /* W_prev = W; W = prox(V - step G): soft threshold on the off-class entries,
+         * with nonneg_own max(0, .) on the own-class ones */
         memcpy(Wprev, W, nw * sizeof(float));
         for (int c = 0; c < C; c++) {
             double thr = step[c] * l1;
@@ -77,6 +79,7 @@ int pe_last_layer_fista(float *W, const float *S, const uint8_t *Y, long N, int 
                 size_t i = (size_t)c * P + p;
                 double x = V[i] - step[c] * G[i];
                 if (p / K != c) x = x > thr ? x - thr : x < -thr ? x + thr : 0.0;
+                else if (nonneg_own && x < 0.0) x = 0.0;
                 W[i] = (float)x;
             }
         }

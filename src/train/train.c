@@ -790,8 +790,8 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
     if (t->cfg->last_fista_iters > 0) {
         out->steps = 1;
         return pe_last_layer_fista(W, sims[0], t->y[0], n, C_, K, t->class_w, t->cfg->lw.l1,
-                                   t->cfg->last_fista_iters, &out->loss, &out->bce, &out->l1,
-                                   e);
+                                   1, t->cfg->last_fista_iters, &out->loss, &out->bce,
+                                   &out->l1, e);
     }
     epoch_order(t, phase_idx, epoch, t->order);
     for (long i = 0; i < n; i += Bs) {
