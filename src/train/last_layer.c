@@ -10,14 +10,14 @@
 #include "nn/nn.h"
 
 /* Largest eigenvalue of G = S^T S / N (P, P) by power iteration, with a 5% margin so
- * that 1/L stays a safe step when the iteration has not fully converged. */
-static double gram_lambda_max(const float *S, long N, int P, float *G) {
+ * that 1/L stays a safe step when the iteration has not fully converged.
+ * G (P, P) and v (2P) are scratch. */
+static double gram_lambda_max(const float *S, long N, int P, float *G, double *v) {
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, P, (int)N, 1.0f / (float)N, S, P, 0.0f,
                 G, P);
     for (int i = 0; i < P; i++)
         for (int j = 0; j < i; j++) G[(size_t)i * P + j] = G[(size_t)j * P + i];
-    double *v = malloc(2 * (size_t)P * sizeof(double)), *u = v + P, lambda = 0.0;
-    if (!v) return -1.0;
+    double *u = v + P, lambda = 0.0;
     for (int i = 0; i < P; i++) v[i] = 1.0 + 1e-3 * i;
     for (int it = 0; it < 200; it++) {
         double norm = 0.0, vu = 0.0, vv = 0.0;
@@ -32,26 +32,24 @@ static double gram_lambda_max(const float *S, long N, int P, float *G) {
         if (norm == 0.0) break;
         for (int i = 0; i < P; i++) v[i] = u[i] / norm;
     }
-    free(v);
     return 1.05 * lambda;
 }
 
 int pe_last_layer_fista(float *W, const float *S, const uint8_t *Y, long N, int C, int K,
                         const float *pos_weight, double l1, int nonneg_own, int iters,
-                        double *objective,
-                        double *bce, double *l1_sum, pe_error *e) {
+                        double *objective, double *bce, double *l1_sum, pe_error *e) {
     const int P = C * K;
     const size_t nw = (size_t)C * P, nl = (size_t)N * C;
     if (N < 1 || N > INT32_MAX) return pe_fail(e, "last layer: %ld training records", N);
     float *buf = malloc((3 * nw + (size_t)P * P + 2 * nl) * sizeof(float));
-    double *step = malloc((size_t)C * sizeof(double));
+    double *step = malloc(((size_t)C + 2 * (size_t)P) * sizeof(double)); /* + power iteration */
     if (!buf || !step) {
         free(buf), free(step);
         return pe_fail(e, "out of memory");
     }
     float *V = buf, *Wprev = V + nw, *G = Wprev + nw, *gram = G + nw;
     float *logits = gram + (size_t)P * P, *dlogits = logits + nl;
-    double lambda = gram_lambda_max(S, N, P, gram);
+    double lambda = gram_lambda_max(S, N, P, gram, step + C);
     for (int c = 0; c < C; c++) {
         double w = pos_weight ? pos_weight[c] : 1.0;
         double L = (w > 1.0 ? w : 1.0) / 4.0 * lambda / C;

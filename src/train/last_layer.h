@@ -11,8 +11,9 @@
  * explanation "this ECG looks like that prototype of class c" implies; without it the
  * solver gives correlated prototypes of one class weights of both signs. The momentum
  * starts anew at every call, so a call is a function of W alone (what a checkpoint
- * holds). Minibatch Adam on the same objective (the authors' way)
- * moves slowly once the rare classes' weights are large; this reaches the minimum. */
+ * holds). Minibatch Adam on the same objective (the authors' way) moves slowly once the
+ * rare classes' weights are large and stops far from the minimum; FISTA converges to it
+ * (O(1/k^2) in the objective). */
 #ifndef PE_TRAIN_LAST_LAYER_H
 #define PE_TRAIN_LAST_LAYER_H
 
@@ -25,7 +26,6 @@
  * *objective = F(W) at the returned W (BCE and L1 sum in *bce, *l1_sum; each optional). */
 int pe_last_layer_fista(float *W, const float *S, const uint8_t *Y, long N, int C, int K,
                         const float *pos_weight, double l1, int nonneg_own, int iters,
-                        double *objective,
-                        double *bce, double *l1_sum, pe_error *e);
+                        double *objective, double *bce, double *l1_sum, pe_error *e);
 
 #endif
