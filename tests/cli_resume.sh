@@ -10,7 +10,8 @@
 #   - the same with mixup and the weight average (--mixup, --ema: the average must
 #     survive the kill), killed in the pretraining;
 #   - the last-layer stage ends with the best (validation) of the layer it starts from
-#     and its epochs;
+#     and its epochs, with the full-batch solver (default) and minibatch Adam;
+#   - --preset authors writes the authors' settings to config.json;
 #   - a new run in a directory that holds one is refused without --resume;
 #   - no temporary file (*.tmp.*) is left behind, also not one that the kill left.
 # Not run with 2 threads under PE_TEST_QUICK=1 (the sanitizer run). Skips (exit 77) only
@@ -122,6 +123,26 @@ cp -r "$work/a" "$work/keep_start"
 train "$work/keep_start" --threads 1 --seed 7 --stage last --last-fista-iters 0 --lr-last 100 \
   --epochs-last 4 &&
   kept_best "$work/keep_start" below
+# the authors' preset: their last layer (minibatch Adam, L1 1e-4) and class weights, with
+# the tiny shape and epochs of cfg (options after the preset override it)
+if train "$work/authors" --threads 1 --seed 7 --preset authors; then
+  if "$PY" - "$work/authors" >"$work/keep" 2>&1 <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1] + "/config.json"))
+ok = (c["last_fista_iters"] == 0 and abs(c["loss_weights"]["l1"] - 1e-4) < 1e-12
+      and c["pos_weight_power"] == 1 and not c["warmup_last"] and c["warmup_clst"] == 0)
+print(f"last_fista_iters {c['last_fista_iters']}, l1 {c['loss_weights']['l1']}, "
+      f"pos_weight_power {c['pos_weight_power']}")
+sys.exit(0 if ok else 1)
+PYEOF
+  then
+    echo "ok: --preset authors: $(cat "$work/keep")"
+  else
+    fail "--preset authors: config.json does not hold the authors' settings: $(cat "$work/keep")"
+  fi
+  cmp -s "$work/a/model.safetensors" "$work/authors/model.safetensors" &&
+    fail "--preset authors gives the default run's model"
+fi
 train "$work/c" --threads 1 --seed 8
 if cmp -s "$work/a/model.safetensors" "$work/c/model.safetensors"; then
   fail "seeds 7 and 8 give the same model (is the seed used?)"
