@@ -569,7 +569,8 @@ static int parse_state(const char *txt, run_state *s) {
 }
 
 /* The checkpoint tensors of net tensor i: net.<name>, best.<name> and, with EMA,
- * ema.<name> (params and buffers), adam_m.<name> and adam_v.<name> (params). */
+ * ema.<name> (params and buffers), adam_m.<name> and adam_v.<name> (params, when the
+ * phase has Adam state). */
 enum { MAX_SLOTS = 5 };
 static int checkpoint_slots(const pe_net *net, int i, const phase_bufs *pb,
                             const char **prefix, float **data) {
@@ -578,7 +579,7 @@ static int checkpoint_slots(const pe_net *net, int i, const phase_bufs *pb,
     prefix[n] = "net.", data[n++] = pe_net_data(net, ti);
     prefix[n] = "best.", data[n++] = (param ? pb->best_p : pb->best_b) + ti->offset;
     if (pb->ema_p) prefix[n] = "ema.", data[n++] = (param ? pb->ema_p : pb->ema_b) + ti->offset;
-    if (param) {
+    if (param && pb->opt.m) { /* Adam's moments, when the phase uses Adam */
         prefix[n] = "adam_m.", data[n++] = pb->opt.m + ti->offset;
         prefix[n] = "adam_v.", data[n++] = pb->opt.v + ti->offset;
     }
@@ -1002,8 +1003,11 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
     int rc = (pb.best_p && pb.best_b && (!ema || (pb.ema_p && pb.ema_b)))
                  ? 0 : pe_fail(e, "out of memory");
     pe_adam *opt = &pb.opt;
-    if (rc == 0) rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
-                                   last ? 0.0f : cfg->weight_decay, e);
+    /* the full-batch last layer keeps no optimizer state: only the rate is tracked (and
+     * logged), and the checkpoint holds no Adam moments (checkpoint_slots) */
+    if (rc == 0 && last && cfg->last_fista_iters > 0) opt->lr = cfg->lr_last;
+    else if (rc == 0) rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
+                                        last ? 0.0f : cfg->weight_decay, e);
     if (rc == 0) {
         weights_to(pb.best_p, pb.best_b, net);
         if (ema) weights_to(pb.ema_p, pb.ema_b, net);
