@@ -74,12 +74,20 @@ int main(int argc, char **argv) {
                        x->predicted ? "predicted" : "most likely (not predicted)",
                        pe_class_names[x->class_idx], x->probability, x->logit, x->contrib_own,
                        x->contrib_other);
+                /* its own prototypes by contribution, then the other classes' largest */
                 for (int k = 0; k < x->n_top; k++) {
                     const pe_proto_evidence *t = &x->top[k];
                     printf("  prototype %3d  similarity %.3f  weight %+.3f  contribution %+.3f"
                            "  source ecg_id %d\n",
                            t->prototype, t->similarity, t->weight, t->contribution,
                            t->source_ecg_id);
+                }
+                for (int k = 0; k < x->n_other; k++) {
+                    const pe_proto_evidence *t = &x->other[k];
+                    printf("  other class %-5s prototype %3d  similarity %.3f  weight %+.3f"
+                           "  contribution %+.3f\n",
+                           pe_class_names[t->proto_class], t->prototype, t->similarity,
+                           t->weight, t->contribution);
                 }
             }
         }

@@ -41,6 +41,7 @@ typedef struct {
     int source_ecg_id;      /* training record the prototype was projected onto (-1: none) */
     uint8_t source_labels[PE_NUM_CLASSES]; /* that record's labels */
     float source_similarity; /* cosine at projection time */
+    int similarity_rank;     /* 1 = the most similar to this ECG of its class's prototypes */
 } pe_proto_evidence;
 
 /* Why the model gave class `class_idx` its probability. */
@@ -51,7 +52,13 @@ typedef struct {
     float contrib_own;       /* sum of contributions of the class's own prototypes */
     float contrib_other;     /* sum over the other classes' prototypes (W = -0.5 init) */
     int n_top;
-    pe_proto_evidence top[PE_MAX_TOP]; /* own-class prototypes by similarity, descending */
+    /* the class's own prototypes by contribution, descending (ties: the more similar
+     * first); similarity_rank gives each one's place by similarity */
+    pe_proto_evidence top[PE_MAX_TOP];
+    int n_other;
+    /* the other classes' prototypes with the largest contributions to this logit, by
+     * absolute value, descending (mostly negative: resembling another rhythm) */
+    pe_proto_evidence other[PE_MAX_TOP];
 } pe_class_explanation;
 
 /* ---- embedding API: load a model, classify and explain an ECG ---------------- */
@@ -93,8 +100,9 @@ int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long
 int pe_classify(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                 float probs[PE_NUM_CLASSES], pe_error *e);
 
-/* Probabilities and, for every class, the prototype evidence (top_k own-class
- * prototypes by similarity; contributions sum to the logit). Prototype models only. */
+/* Probabilities and, for every class, the prototype evidence: the top_k own-class
+ * prototypes by contribution and the top_k largest contributions of other classes'
+ * prototypes (all P contributions sum to the logit). Prototype models only. */
 int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                int top_k, float probs[PE_NUM_CLASSES], pe_class_explanation out[PE_NUM_CLASSES],
                pe_error *e);

@@ -5,8 +5,9 @@
 #   - it prints the 16 probabilities, equal (to the printed 3 decimals) to
 #     `protoecg predict --json` on the same record;
 #   - each explained class satisfies p = sigmoid(logit) and logit = own + other
-#     prototype contributions (the prototype model has no bias), and lists K prototypes
-#     with contribution = weight x similarity;
+#     prototype contributions (the prototype model has no bias), and lists its K own
+#     prototypes by contribution and the 3 largest (in absolute value) contributions of
+#     other classes' prototypes, each with contribution = weight x similarity;
 #   - a plain ResNet-18 model is classified and said to have no prototypes;
 #   - a missing record exits 1 naming the file, bad usage exits 2.
 # Skips (77) without the shared data or the example binary.
@@ -41,21 +42,29 @@ if len(probs) != 16: bad.append(f"{len(probs)} probabilities printed")
 for k, v in pred.items():
     if abs(float(probs.get(k, "nan")) - v) > 6e-4: bad.append(f"{k}: {probs.get(k)} != predict's {v}")
 classes = re.findall(r"^(predicted|most likely \(not predicted\)) (\S+): p = ([-0-9.]+), logit ([-0-9.]+) = "
-                     r"([-+0-9.]+) \(own prototypes\) ([-+0-9.]+) \(others\)\n((?:  prototype.*\n?)*)", out, re.M)
+                     r"([-+0-9.]+) \(own prototypes\) ([-+0-9.]+) \(others\)\n((?:  prototype.*\n?)*)"
+                     r"((?:  other class.*\n?)*)", out, re.M)
 if not classes: bad.append("no explained class")
 predicted = {k for k, v in pred.items() if v >= 0.5}
 shown = {c[1] for c in classes}
 if predicted and shown != predicted: bad.append(f"explained {shown}, predicted {predicted}")
-for kind, name, p, logit, own, other, protos in classes:
+for kind, name, p, logit, own, other, protos, others in classes:
     p, logit, own, other = map(float, (p, logit, own, other))
     if abs(1 / (1 + math.exp(-logit)) - p) > 1.5e-3: bad.append(f"{name}: p != sigmoid(logit)")
     if abs(own + other - logit) > 2e-3: bad.append(f"{name}: own + other != logit")
     rows = re.findall(r"similarity ([-0-9.]+)  weight ([-+0-9.]+)  contribution ([-+0-9.]+)", protos)
     if len(rows) != 2: bad.append(f"{name}: {len(rows)} prototypes listed (K = 2)")
-    for s, w, c in rows:
+    orows = re.findall(r"other class (\S+) +prototype +\d+  similarity ([-0-9.]+)  weight ([-+0-9.]+)"
+                       r"  contribution ([-+0-9.]+)", others)
+    if len(orows) != 3: bad.append(f"{name}: {len(orows)} other classes' prototypes listed (want 3)")
+    if any(c == name for c, *_ in orows): bad.append(f"{name}: its own prototype among the others")
+    for s, w, c in rows + [r[1:] for r in orows]:
         # each printed to 3 decimals: s * w is off by up to 5e-4 (|s| + |w|) + 5e-4
         tol = 5e-4 * (abs(float(s)) + abs(float(w)) + 1) + 1e-6
         if abs(float(s) * float(w) - float(c)) > tol: bad.append(f"{name}: contribution != weight x similarity")
+    for lst, f in ((rows, float), (orows, lambda v: abs(float(v)))):
+        cs = [f(r[-1]) for r in lst]
+        if cs != sorted(cs, reverse=True): bad.append(f"{name}: contributions not in descending order: {cs}")
 for b in bad: print("  " + b)
 sys.exit(1 if bad else 0)
 EOF

@@ -1,7 +1,9 @@
 /* Explanations add up: for real records, the own + other prototype contributions
- * equal the logit (1e-5), the listed contributions are weight x similarity, the
- * top prototypes are the most similar of their class, and the similarities and
- * probabilities equal an independent forward pass of the same preprocessed input. */
+ * equal the logit (1e-5), the listed contributions are weight x similarity, the own
+ * prototypes are listed by contribution (with their rank by similarity) and the other
+ * classes' by absolute contribution, each list led by the largest of all, and the
+ * similarities and probabilities equal an independent forward pass of the same
+ * preprocessed input. */
 #include "check.h"
 #include "api/internal.h"
 #include "model/modelfile.h"
@@ -20,6 +22,12 @@ int main(void) {
     CHECK(pe_model_init(&m, &cfg, 1, 123, 0, &e) == 0);
     /* a last layer that is not the init pattern, so every term matters */
     for (int i = 0; i < 16 * m.net.n_protos; i++) m.net.params[m.net.last_w + i] += 0.01f * (float)(i % 7);
+    /* an own-class weight of 0 and a large one (the full-batch last layer's bound leaves
+     * zeros), so the order by contribution differs from the order by similarity */
+    for (int k = 0; k < 16; k++) {
+        m.net.params[m.net.last_w + k * m.net.n_protos + k * 3] = 0.0f;
+        m.net.params[m.net.last_w + k * m.net.n_protos + k * 3 + 2] = 3.0f;
+    }
     for (int p = 0; p < m.net.n_protos; p++) m.sources[p].ecg_id = 1000 + p;
     char path[256];
     snprintf(path, sizeof path, "/tmp/pe_test_explain_%ld.safetensors", (long)getpid());
@@ -29,6 +37,7 @@ int main(void) {
     CHECK_MSG(c != NULL, "%s", e.msg);
     const char *records[] = {"records100/00000/00001_lr", "records100/00000/00452_lr",
                              "records100/02000/02045_lr"};
+    int reordered = 0;
     for (int r = 0; c && r < 3; r++) {
         char rec[8192];
         snprintf(rec, sizeof rec, "%s/%s", dir, records[r]);
@@ -38,33 +47,50 @@ int main(void) {
         double fs;
         CHECK_MSG(pe_record_read(rec, &sig, &nl, &ns, &fs, &e) == 0, "%s", e.msg);
         pe_class_explanation ex[16];
-        CHECK(pe_explain(c, sig, nl, ns, fs, 3, probs, ex, &e) == 0);
+        CHECK(pe_explain(c, sig, nl, ns, fs, 4, probs, ex, &e) == 0);
         CHECK(pe_classify(c, sig, nl, ns, fs, probs2, &e) == 0);
         /* independent pass: preprocess, forward the model m (same weights) */
         float x[12 * 1000];
         CHECK(pe_preprocess(c, sig, nl, ns, fs, x, &e) == 0);
         CHECK(pe_net_forward(&m.net, x, 1, 0, &e) == 0);
-        const float *W = m.net.params + m.net.last_w;
+        const float *W = m.net.params + m.net.last_w, *sim = m.net.sim;
         int P = m.net.n_protos, K = cfg.protos_per_class;
         for (int k = 0; k < 16; k++) {
             CHECK_CLOSE(probs[k], probs2[k], 0, 0);
             CHECK_CLOSE(ex[k].logit, m.net.logits[k], 1e-5, 1e-5);
             CHECK_CLOSE(ex[k].contrib_own + ex[k].contrib_other, ex[k].logit, 1e-5, 0);
-            CHECK(ex[k].n_top == 3);
-            for (int t = 0; t < ex[k].n_top; t++) {
-                const pe_proto_evidence *ev = &ex[k].top[t];
-                CHECK(ev->prototype / K == k);
-                CHECK_CLOSE(ev->similarity, m.net.sim[ev->prototype], 1e-6, 1e-6);
+            CHECK(ex[k].n_top == K); /* top 4 of a class's 3 */
+            CHECK(ex[k].n_other == 4);
+            for (int t = 0; t < ex[k].n_top + ex[k].n_other; t++) {
+                int own = t < ex[k].n_top;
+                const pe_proto_evidence *ev = own ? &ex[k].top[t] : &ex[k].other[t - ex[k].n_top];
+                CHECK((ev->prototype / K == k) == own);
+                CHECK(ev->proto_class == ev->prototype / K);
+                CHECK_CLOSE(ev->similarity, sim[ev->prototype], 1e-6, 1e-6);
                 CHECK_CLOSE(ev->weight, W[k * P + ev->prototype], 0, 0);
                 CHECK_CLOSE(ev->contribution, ev->weight * ev->similarity, 1e-7, 1e-6);
                 CHECK(ev->source_ecg_id == 1000 + ev->prototype);
-                if (t > 0) CHECK(ev->similarity <= ex[k].top[t - 1].similarity);
+                int rank = 1, q0 = ev->proto_class * K;
+                for (int q = q0; q < q0 + K; q++) rank += sim[q] > sim[ev->prototype];
+                CHECK(ev->similarity_rank == rank);
             }
-            /* the top one is the most similar prototype of its class */
-            for (int j = 0; j < K; j++) CHECK(m.net.sim[k * K + j] <= ex[k].top[0].similarity);
+            for (int t = 1; t < ex[k].n_top; t++)
+                CHECK(ex[k].top[t].contribution <= ex[k].top[t - 1].contribution);
+            for (int t = 1; t < ex[k].n_other; t++)
+                CHECK(fabsf(ex[k].other[t].contribution) <= fabsf(ex[k].other[t - 1].contribution));
+            /* each list starts with the largest contribution of its kind */
+            for (int p = 0; p < P; p++) {
+                float cp = W[k * P + p] * sim[p];
+                if (p / K == k) CHECK(cp <= ex[k].top[0].contribution + 1e-6f);
+                else CHECK(fabsf(cp) <= fabsf(ex[k].other[0].contribution) + 1e-6f);
+            }
+            reordered += ex[k].top[0].similarity_rank != 1;
         }
         free(sig);
     }
+    /* the zero weights make the most similar prototype not the first listed somewhere,
+     * else this test could not tell the two orders apart */
+    CHECK(reordered > 0);
     /* a record with another lead count is refused with a clear message */
     float six[6 * 1000] = {0}, probs[16];
     CHECK(c && pe_classify(c, six, 6, 1000, 100, probs, &e) != 0);

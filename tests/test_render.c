@@ -402,9 +402,34 @@ int main(void) {
             t->source_ecg_id = src_ids[s];
             memcpy(t->source_labels, src_labels[s], PE_NUM_CLASSES);
             t->source_similarity = 0.99f - 0.01f * k;
+            t->similarity_rank = k + 1;
             x->contrib_own += t->contribution;
             /* The second SR prototype's signal is "unavailable". */
             if (!(i == 1 && k == 1)) sources[i * PE_MAX_TOP + k] = src + (size_t)s * NL * NS;
+        }
+        /* SR's most similar prototype has weight 0 (listed after the one that counts) */
+        if (i == 1) {
+            x->top[0].weight = x->top[0].contribution = 0.0f;
+            x->contrib_own = x->top[1].contribution;
+            pe_proto_evidence t = x->top[0];
+            x->top[0] = x->top[1];
+            x->top[1] = t;
+            const float *sw = sources[i * PE_MAX_TOP];
+            sources[i * PE_MAX_TOP] = sources[i * PE_MAX_TOP + 1];
+            sources[i * PE_MAX_TOP + 1] = sw;
+        }
+        /* the other classes' largest contributions: AFLT and SR prototypes */
+        x->n_other = 2;
+        for (int k = 0; k < 2; k++) {
+            pe_proto_evidence *t = &x->other[k];
+            t->prototype = (k == 0 ? 12 : i == 0 ? 4 : 5) * 5 + k;
+            t->proto_class = t->prototype / 5;
+            t->similarity = 0.8f - 0.2f * (float)k;
+            t->weight = -0.5f;
+            t->contribution = t->weight * t->similarity;
+            t->source_ecg_id = 900 + k;
+            t->source_labels[t->proto_class] = 1;
+            t->similarity_rank = 1;
         }
         x->contrib_other = i == 0 ? -0.9f : -1.6f;
         x->logit = x->contrib_own + x->contrib_other;
@@ -448,7 +473,8 @@ int main(void) {
     char *text = strip_tags(page);
     char want[256];
     snprintf(want, sizeof want, "This ECG was classified as AFIB (p = %.2f) mainly because it "
-                                "resembles these training ECGs of AFIB:",
+                                "resembles these training ECGs of AFIB (largest contributions "
+                                "first):",
              ex[0].probability);
     CHECK_CONTAINS(text, want);
     snprintf(want, sizeof want, "This ECG was not classified as SR (p = %.2f", ex[1].probability);
@@ -461,6 +487,14 @@ int main(void) {
     CHECK_CONTAINS(text, want);
     CHECK_CONTAINS(text, "ecg_id 282");
     CHECK(strstr(text, "Remainder") == NULL);
+    /* cards name their rank by similarity; a zero weight is said to count for nothing */
+    CHECK_CONTAINS(text, "Prototype #21 of SR (2nd most similar of its SR prototypes)");
+    CHECK_CONTAINS(text, "Prototype #20 of SR (most similar of its SR prototypes)");
+    CHECK(count_str(text, "Weight 0: this prototype does not count for SR") == 1);
+    /* the other classes' prototypes: a table row each, signed contributions */
+    CHECK(count_str(page, "The other classes&#39; prototypes with the largest contributions") == 2);
+    CHECK_CONTAINS(text, "#60AFLTecg_id 900");
+    CHECK_CONTAINS(text, "\xe2\x88\x92" "0.400");
     free(text);
     write_page(&sb, out_dir, "explanation.html");
     printf("explanation page: %zu bytes\n", sb.len);

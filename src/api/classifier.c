@@ -150,6 +150,61 @@ int pe_classify(pe_classifier *c, const float *signal, int n_leads, long n_sampl
     return run(c, signal, n_leads, n_samples, fs, probs, e);
 }
 
+/* The order of explanation lists: by contribution W[c][p] s_p (its absolute value for
+ * other classes' prototypes), descending; ties by similarity, then by index. A strict
+ * total order on finite values (run() refuses non-finite input). */
+typedef struct {
+    const float *w, *s; /* the class's row of W, the similarities */
+    int by_abs;
+} ranking;
+
+static int ranks_before(const ranking *r, int a, int b) {
+    double ka = (double)r->w[a] * r->s[a], kb = (double)r->w[b] * r->s[b];
+    if (r->by_abs) ka = fabs(ka), kb = fabs(kb);
+    if (ka != kb) return ka > kb;
+    if (r->s[a] != r->s[b]) return r->s[a] > r->s[b];
+    return a < b;
+}
+
+/* The first n prototypes in ranking order among [lo, hi) outside [skip_lo, skip_hi),
+ * into out; returns how many. n passes over the range, no scratch memory. */
+static int select_ranked(const ranking *r, int lo, int hi, int skip_lo, int skip_hi, int n,
+                         int *out) {
+    int m = 0;
+    for (; m < n; m++) {
+        int best = -1;
+        for (int p = lo; p < hi; p++) {
+            if ((p >= skip_lo && p < skip_hi) || (m > 0 && !ranks_before(r, out[m - 1], p)))
+                continue;
+            if (best < 0 || ranks_before(r, p, best)) best = p;
+        }
+        if (best < 0) break;
+        out[m] = best;
+    }
+    return m;
+}
+
+/* Prototype p's part in class k's logit, with its place by similarity among its own
+ * class's K prototypes and the training ECG it was projected onto. */
+static pe_proto_evidence evidence(const pe_classifier *c, int k, int p) {
+    const pe_net *net = &c->m.net;
+    int P = net->n_protos, K = net->cfg.protos_per_class, q0 = p / K * K;
+    const float *s = net->sim;
+    pe_proto_evidence ev = {0};
+    ev.prototype = p;
+    ev.proto_class = p / K;
+    ev.similarity = s[p];
+    ev.weight = net->params[net->last_w + (size_t)k * P + p];
+    ev.contribution = ev.weight * ev.similarity;
+    ev.similarity_rank = 1;
+    for (int q = q0; q < q0 + K; q++) ev.similarity_rank += s[q] > s[p] || (s[q] == s[p] && q < p);
+    const pe_proto_source *src = &c->m.sources[p];
+    ev.source_ecg_id = src->ecg_id;
+    memcpy(ev.source_labels, src->labels, PE_NUM_CLASSES);
+    ev.source_similarity = src->similarity;
+    return ev;
+}
+
 int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                int top_k, float probs[PE_NUM_CLASSES], pe_class_explanation out[PE_NUM_CLASSES],
                pe_error *e) {
@@ -160,7 +215,6 @@ int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_sample
     if (run(c, signal, n_leads, n_samples, fs, probs, e)) return -1;
     int P = net->n_protos, K = net->cfg.protos_per_class;
     if (top_k < 1) top_k = 1;
-    if (top_k > K) top_k = K;
     if (top_k > PE_MAX_TOP) top_k = PE_MAX_TOP;
     const float *W = net->params + net->last_w, *s = net->sim;
     for (int k = 0; k < PE_NUM_CLASSES; k++) {
@@ -178,28 +232,12 @@ int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_sample
         }
         x->contrib_own = (float)own;
         x->contrib_other = (float)other;
-        /* own-class prototypes by similarity, descending (selection sort on K items) */
-        int used[PE_MAX_TOP * 8] = {0};
-        for (int t = 0; t < top_k; t++) {
-            int best = -1;
-            for (int j = 0; j < K; j++) {
-                int p = k * K + j;
-                if (j < (int)(sizeof used / sizeof used[0]) && used[j]) continue;
-                if (best < 0 || s[p] > s[best]) best = p;
-            }
-            if (best < 0) break;
-            used[best - k * K] = 1;
-            pe_proto_evidence *ev = &x->top[x->n_top++];
-            ev->prototype = best;
-            ev->proto_class = k;
-            ev->similarity = s[best];
-            ev->weight = W[k * P + best];
-            ev->contribution = ev->weight * ev->similarity;
-            const pe_proto_source *src = &c->m.sources[best];
-            ev->source_ecg_id = src->ecg_id;
-            memcpy(ev->source_labels, src->labels, PE_NUM_CLASSES);
-            ev->source_similarity = src->similarity;
-        }
+        int idx[PE_MAX_TOP];
+        ranking own_order = {W + (size_t)k * P, s, 0}, other_order = {W + (size_t)k * P, s, 1};
+        x->n_top = select_ranked(&own_order, k * K, (k + 1) * K, 0, 0, top_k, idx);
+        for (int t = 0; t < x->n_top; t++) x->top[t] = evidence(c, k, idx[t]);
+        x->n_other = select_ranked(&other_order, 0, P, k * K, (k + 1) * K, top_k, idx);
+        for (int t = 0; t < x->n_other; t++) x->other[t] = evidence(c, k, idx[t]);
     }
     return 0;
 }

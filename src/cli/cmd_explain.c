@@ -32,6 +32,19 @@ static void labels_text(const uint8_t *y, char *buf, size_t n) {
     if (!buf[0]) snprintf(buf, n, "(no rhythm label)");
 }
 
+/* A list of prototype evidence as a text table. */
+static void print_evidence(const pe_proto_evidence *ev, int n, const char *title) {
+    printf("  %s:\n  %-5s %-6s %10s %8s %12s %9s  %s\n", title, "proto", "class", "similarity",
+           "weight", "contribution", "source", "source labels (projection cosine)");
+    for (int k = 0; k < n; k++) {
+        char lab[128];
+        labels_text(ev[k].source_labels, lab, sizeof lab);
+        printf("  #%-4d %-6s %10.4f %8.3f %12.4f %9d  %s (%.3f)\n", ev[k].prototype,
+               pe_class_names[ev[k].proto_class], ev[k].similarity, ev[k].weight,
+               ev[k].contribution, ev[k].source_ecg_id, lab, ev[k].source_similarity);
+    }
+}
+
 static cJSON *explanation_json(const char *record, const float *probs,
                                const pe_class_explanation *ex, int n_ex) {
     cJSON *o = cJSON_CreateObject();
@@ -39,32 +52,7 @@ static cJSON *explanation_json(const char *record, const float *probs,
     cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
     for (int c = 0; c < PE_NUM_CLASSES; c++) cJSON_AddNumberToObject(p, pe_class_names[c], probs[c]);
     cJSON *arr = cJSON_AddArrayToObject(o, "explanations");
-    for (int i = 0; i < n_ex; i++) {
-        const pe_class_explanation *x = &ex[i];
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(c, "label", pe_class_names[x->class_idx]);
-        cJSON_AddNumberToObject(c, "probability", x->probability);
-        cJSON_AddBoolToObject(c, "predicted", x->predicted);
-        cJSON_AddNumberToObject(c, "logit", x->logit);
-        cJSON_AddNumberToObject(c, "contribution_own_prototypes", x->contrib_own);
-        cJSON_AddNumberToObject(c, "contribution_other_prototypes", x->contrib_other);
-        cJSON *top = cJSON_AddArrayToObject(c, "prototypes");
-        for (int k = 0; k < x->n_top; k++) {
-            const pe_proto_evidence *ev = &x->top[k];
-            cJSON *t = cJSON_CreateObject();
-            cJSON_AddNumberToObject(t, "prototype", ev->prototype);
-            cJSON_AddNumberToObject(t, "similarity", ev->similarity);
-            cJSON_AddNumberToObject(t, "weight", ev->weight);
-            cJSON_AddNumberToObject(t, "contribution", ev->contribution);
-            cJSON_AddNumberToObject(t, "source_ecg_id", ev->source_ecg_id);
-            cJSON *l = cJSON_AddArrayToObject(t, "source_labels");
-            for (int k2 = 0; k2 < PE_NUM_CLASSES; k2++)
-                if (ev->source_labels[k2]) cJSON_AddItemToArray(l, cJSON_CreateString(pe_class_names[k2]));
-            cJSON_AddNumberToObject(t, "source_projection_similarity", ev->source_similarity);
-            cJSON_AddItemToArray(top, t);
-        }
-        cJSON_AddItemToArray(arr, c);
-    }
+    for (int i = 0; i < n_ex; i++) cJSON_AddItemToArray(arr, cli_explanation_json(&ex[i]));
     return o;
 }
 
@@ -145,15 +133,8 @@ int cmd_explain(int argc, char **argv) {
         printf("\n%s %s  p = %.3f  logit %.3f = own prototypes %+.3f + other prototypes %+.3f\n",
                x->predicted ? "PREDICTED" : "not predicted", pe_class_names[x->class_idx],
                x->probability, x->logit, x->contrib_own, x->contrib_other);
-        printf("  %-5s %10s %8s %12s %9s  %s\n", "proto", "similarity", "weight", "contribution",
-               "source", "source labels (projection cosine)");
-        for (int k = 0; k < x->n_top; k++) {
-            const pe_proto_evidence *ev = &x->top[k];
-            char lab[128];
-            labels_text(ev->source_labels, lab, sizeof lab);
-            printf("  #%-4d %10.4f %8.3f %12.4f %9d  %s (%.3f)\n", ev->prototype, ev->similarity,
-                   ev->weight, ev->contribution, ev->source_ecg_id, lab, ev->source_similarity);
-        }
+        print_evidence(x->top, x->n_top, "own prototypes, by contribution");
+        print_evidence(x->other, x->n_other, "other classes' prototypes, largest contributions");
     }
     if (json) {
         cJSON *o = explanation_json(path, probs, shown, n_shown);

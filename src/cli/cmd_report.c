@@ -336,25 +336,7 @@ static cJSON *example_json(const explained *x, const pe_split_pred *p) {
             cJSON_AddItemToArray(q, cJSON_CreateString(pe_class_names[c]));
     }
     cJSON *arr = cJSON_AddArrayToObject(o, "explanations");
-    for (int i = 0; i < x->n_shown; i++) {
-        const pe_class_explanation *ce = &x->shown[i];
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(c, "label", pe_class_names[ce->class_idx]);
-        cJSON_AddNumberToObject(c, "probability", ce->probability);
-        cJSON_AddNumberToObject(c, "logit", ce->logit);
-        cJSON_AddNumberToObject(c, "contribution_own_prototypes", ce->contrib_own);
-        cJSON_AddNumberToObject(c, "contribution_other_prototypes", ce->contrib_other);
-        cJSON *top = cJSON_AddArrayToObject(c, "prototypes");
-        for (int k = 0; k < ce->n_top; k++) {
-            cJSON *tk = cJSON_CreateObject();
-            cJSON_AddNumberToObject(tk, "prototype", ce->top[k].prototype);
-            cJSON_AddNumberToObject(tk, "similarity", ce->top[k].similarity);
-            cJSON_AddNumberToObject(tk, "contribution", ce->top[k].contribution);
-            cJSON_AddNumberToObject(tk, "source_ecg_id", ce->top[k].source_ecg_id);
-            cJSON_AddItemToArray(top, tk);
-        }
-        cJSON_AddItemToArray(arr, c);
-    }
+    for (int i = 0; i < x->n_shown; i++) cJSON_AddItemToArray(arr, cli_explanation_json(&x->shown[i]));
     return o;
 }
 

@@ -63,3 +63,34 @@ int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, f
     }
     return 0;
 }
+
+static cJSON *evidence_json(const pe_proto_evidence *ev) {
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddNumberToObject(t, "prototype", ev->prototype);
+    cJSON_AddStringToObject(t, "prototype_class", pe_class_names[ev->proto_class]);
+    cJSON_AddNumberToObject(t, "similarity", ev->similarity);
+    cJSON_AddNumberToObject(t, "similarity_rank", ev->similarity_rank);
+    cJSON_AddNumberToObject(t, "weight", ev->weight);
+    cJSON_AddNumberToObject(t, "contribution", ev->contribution);
+    cJSON_AddNumberToObject(t, "source_ecg_id", ev->source_ecg_id);
+    cJSON *l = cJSON_AddArrayToObject(t, "source_labels");
+    for (int c = 0; c < PE_NUM_CLASSES; c++)
+        if (ev->source_labels[c]) cJSON_AddItemToArray(l, cJSON_CreateString(pe_class_names[c]));
+    cJSON_AddNumberToObject(t, "source_projection_similarity", ev->source_similarity);
+    return t;
+}
+
+cJSON *cli_explanation_json(const pe_class_explanation *x) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "label", pe_class_names[x->class_idx]);
+    cJSON_AddNumberToObject(c, "probability", x->probability);
+    cJSON_AddBoolToObject(c, "predicted", x->predicted);
+    cJSON_AddNumberToObject(c, "logit", x->logit);
+    cJSON_AddNumberToObject(c, "contribution_own_prototypes", x->contrib_own);
+    cJSON_AddNumberToObject(c, "contribution_other_prototypes", x->contrib_other);
+    cJSON *own = cJSON_AddArrayToObject(c, "prototypes");
+    for (int k = 0; k < x->n_top; k++) cJSON_AddItemToArray(own, evidence_json(&x->top[k]));
+    cJSON *other = cJSON_AddArrayToObject(c, "other_prototypes");
+    for (int k = 0; k < x->n_other; k++) cJSON_AddItemToArray(other, evidence_json(&x->other[k]));
+    return c;
+}

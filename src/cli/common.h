@@ -2,6 +2,8 @@
 #ifndef PE_CLI_COMMON_H
 #define PE_CLI_COMMON_H
 
+#include <cjson/cJSON.h>
+
 #include "data/cache.h"
 #include "data/ptbxl.h"
 #include "model/modelfile.h"
@@ -21,5 +23,10 @@ int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, f
  * WFDB path into out. */
 int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
                        size_t n, pe_error *e);
+
+/* One class's explanation (pe_explain) as JSON: probability, logit and its parts, the
+ * own prototypes ("prototypes", by contribution) and the other classes' largest
+ * contributions ("other_prototypes"), each with its source ECG. NULL when out of memory. */
+cJSON *cli_explanation_json(const pe_class_explanation *x);
 
 #endif

@@ -634,6 +634,35 @@ static const char *ordinal_suffix(int k) {
     return k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
 }
 
+/* The other classes' prototypes with the largest contributions to x's logit, as a table
+ * (their source ECGs are not drawn: a row each keeps the page short). */
+static void other_prototypes_table(pe_sb *sb, const pe_class_explanation *x) {
+    if (x->n_other <= 0) return;
+    int c = x->class_idx;
+    pe_sb_appendf(sb, "<p>The other classes&#39; prototypes with the largest contributions to "
+                      "the %s logit, of either sign (a negative one: resembling that training "
+                      "ECG lowers the %s score):</p>\n<table class=\"stats\"><tr><th>Prototype</th><th>Of class"
+                      "</th><th>Source ECG</th><th>Its labels</th><th class=\"num\">Similarity"
+                      "</th><th class=\"num\">Weight for %s</th><th class=\"num\">Contribution"
+                      "</th></tr>\n",
+                  pe_class_names[c], pe_class_names[c], pe_class_names[c]);
+    for (int k = 0; k < x->n_other; k++) {
+        const pe_proto_evidence *t = &x->other[k];
+        pe_sb_appendf(sb, "<tr><td>#%d</td><td>%s</td><td>", t->prototype,
+                      class_code(t->proto_class));
+        if (t->source_ecg_id >= 0) pe_sb_appendf(sb, "ecg_id %d", t->source_ecg_id);
+        else pe_sb_append(sb, "none");
+        pe_sb_append(sb, "</td><td>");
+        put_label_tags(sb, t->source_labels, t->proto_class);
+        pe_sb_appendf(sb, "</td><td class=\"num\">%.3f</td><td class=\"num\">", t->similarity);
+        put_signed(sb, t->weight, 0);
+        pe_sb_append(sb, "</td><td class=\"num\">");
+        put_signed(sb, t->contribution, 1);
+        pe_sb_append(sb, "</td></tr>\n");
+    }
+    pe_sb_append(sb, "</table>\n");
+}
+
 /* One explained class: sentence, decomposition table and prototype cards, under an
  * <h{level}> heading, with the element id prefixed by id_prefix. */
 static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n, double fs,
@@ -647,12 +676,13 @@ static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n,
                   x->probability, level);
     if (x->predicted)
         pe_sb_appendf(sb, "<p class=\"lead-sentence\">This ECG was classified as <b>%s</b> "
-                          "(p = %.2f) mainly because it resembles these training ECGs of %s:</p>\n",
+                          "(p = %.2f) mainly because it resembles these training ECGs of %s "
+                          "(largest contributions first):</p>\n",
                       pe_class_names[c], x->probability, pe_class_names[c]);
     else
         pe_sb_appendf(sb, "<p class=\"lead-sentence\">This ECG was <b>not</b> classified as %s "
-                          "(p = %.2f, below its decision threshold). The training ECGs of %s it "
-                          "resembles most are:</p>\n",
+                          "(p = %.2f, below its decision threshold). The training ECGs of %s "
+                          "that add most to its score are:</p>\n",
                       pe_class_names[c], x->probability, pe_class_names[c]);
 
     /* Logit decomposition. */
@@ -682,6 +712,7 @@ static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n,
     if (x->n_top <= 0) {
         pe_sb_appendf(sb, "<p class=\"missing\">No prototype of %s is available.</p>\n",
                       pe_class_names[c]);
+        other_prototypes_table(sb, x);
         pe_sb_append(sb, "</section>\n");
         return;
     }
@@ -689,11 +720,13 @@ static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n,
     for (int k = 0; k < x->n_top; k++) {
         const pe_proto_evidence *t = &x->top[k];
         const float *src = srcs ? srcs[k] : NULL;
-        char rank[32] = "Most";
-        if (k > 0) snprintf(rank, sizeof rank, "%d%s most", k + 1, ordinal_suffix(k + 1));
-        pe_sb_appendf(sb, "<div class=\"card\"><h3>%s similar prototype of %s "
-                          "(prototype #%d)</h3>\n",
-                      rank, class_code(t->proto_class), t->prototype);
+        char rank[32] = "most similar";
+        if (t->similarity_rank > 1)
+            snprintf(rank, sizeof rank, "%d%s most similar", t->similarity_rank,
+                     ordinal_suffix(t->similarity_rank));
+        pe_sb_appendf(sb, "<div class=\"card\"><h3>Prototype #%d of %s (%s of its %s "
+                          "prototypes)</h3>\n",
+                      t->prototype, class_code(t->proto_class), rank, class_code(t->proto_class));
         char ttl[64];
         if (t->source_ecg_id >= 0)
             snprintf(ttl, sizeof ttl, "Training ECG %d", t->source_ecg_id);
@@ -721,10 +754,17 @@ static void explanation_section(pe_sb *sb, const pe_class_explanation *x, int n,
         pe_sb_append(sb, "</td></tr><tr><td>Contribution to the logit</td><td class=\"num\">");
         put_signed(sb, t->contribution, 1);
         pe_sb_appendf(sb, "</td></tr><tr><td>Prototype\xe2\x80\x93source match</td>"
-                          "<td class=\"num\">%.3f</td></tr></table></div>\n",
+                          "<td class=\"num\">%.3f</td></tr></table>",
                       t->source_similarity);
+        if (t->weight == 0.0f)
+            pe_sb_appendf(sb, "<p class=\"note\">Weight 0: this prototype does not count for %s "
+                              "in this model.</p>",
+                          pe_class_names[c]);
+        pe_sb_append(sb, "</div>\n");
     }
-    pe_sb_append(sb, "</div>\n</section>\n");
+    pe_sb_append(sb, "</div>\n");
+    other_prototypes_table(sb, x);
+    pe_sb_append(sb, "</section>\n");
 }
 
 /* Validates the arguments of an explanation page or body. */
@@ -738,9 +778,11 @@ static int check_explanation(const float *sig, int n, double fs, const float *pr
         if (ex[i].class_idx < 0 || ex[i].class_idx >= PE_NUM_CLASSES)
             return pe_fail(e, "explanation page: explanation %d has class %d (not in 0..%d)", i,
                            ex[i].class_idx, PE_NUM_CLASSES - 1);
-        if (ex[i].n_top < 0 || ex[i].n_top > PE_MAX_TOP)
-            return pe_fail(e, "explanation page: explanation %d has %d prototypes (max %d)", i,
-                           ex[i].n_top, PE_MAX_TOP);
+        if (ex[i].n_top < 0 || ex[i].n_top > PE_MAX_TOP || ex[i].n_other < 0 ||
+            ex[i].n_other > PE_MAX_TOP)
+            return pe_fail(e, "explanation page: explanation %d has %d + %d prototypes (max %d "
+                              "each)",
+                           i, ex[i].n_top, ex[i].n_other, PE_MAX_TOP);
     }
     return 0;
 }
