@@ -779,28 +779,21 @@ static int eval_last(trainer *t, pe_net *net, float *const sims[3], int s, split
     return rc;
 }
 
-/* One epoch of the last layer: last_fista_iters full-batch FISTA steps (last_layer.h),
- * or, with 0, a pass of minibatch Adam at lr_last over the shuffled training set. */
-static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int phase_idx,
-                            int epoch, pe_adam *opt, loss_terms *out, pe_error *e) {
+/* A pass of minibatch Adam at lr_last over the shuffled training similarities (the
+ * authors' last-layer training; --last-fista-iters 0). */
+static void last_epoch_adam(trainer *t, pe_net *net, const float *sims, int phase_idx,
+                            int epoch, pe_adam *opt, loss_terms *out) {
     int P = net->n_protos, K = net->cfg.protos_per_class, Bs = t->cfg->batch_size;
     long n = t->split[0].n;
     const float groups[PE_NUM_GROUPS] = {0, 0, 0, 1};
     float *W = net->params + net->last_w, *dW = net->grads + net->last_w;
     float *sb = t->x; /* (B, P) batch of similarities */
-    memset(out, 0, sizeof *out);
-    if (t->cfg->last_fista_iters > 0) {
-        out->steps = 1;
-        return pe_last_layer_fista(W, sims[0], t->y[0], n, C_, K, t->class_w, t->cfg->lw.l1,
-                                   1, t->cfg->last_fista_iters, &out->loss, &out->bce,
-                                   &out->l1, e);
-    }
     epoch_order(t, phase_idx, epoch, t->order);
     for (long i = 0; i < n; i += Bs) {
         int B = (int)(n - i < Bs ? n - i : Bs);
         for (int b = 0; b < B; b++) {
             long r = t->order[i + b];
-            memcpy(sb + (size_t)b * P, sims[0] + (size_t)r * P, (size_t)P * sizeof(float));
+            memcpy(sb + (size_t)b * P, sims + (size_t)r * P, (size_t)P * sizeof(float));
             memcpy(t->yb + (size_t)b * C_, t->y[0] + (size_t)r * C_, C_);
         }
         pe_linear_forward(net->logits, sb, W, NULL, B, P, C_);
@@ -816,7 +809,21 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
         add_terms(out, &lt);
     }
     mean_terms(out);
-    return 0;
+}
+
+/* One epoch of the last layer: last_fista_iters full-batch FISTA steps (last_layer.h),
+ * or, with 0, a pass of minibatch Adam. */
+static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int phase_idx,
+                            int epoch, pe_adam *opt, loss_terms *out, pe_error *e) {
+    memset(out, 0, sizeof *out);
+    if (t->cfg->last_fista_iters <= 0) {
+        last_epoch_adam(t, net, sims[0], phase_idx, epoch, opt, out);
+        return 0;
+    }
+    out->steps = 1;
+    return pe_last_layer_fista(net->params + net->last_w, sims[0], t->y[0], t->split[0].n, C_,
+                               net->cfg.protos_per_class, t->class_w, t->cfg->lw.l1, 1,
+                               t->cfg->last_fista_iters, &out->loss, &out->bce, &out->l1, e);
 }
 
 /* ---- projection --------------------------------------------------------------------- */
