@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Table of scripts/cv_last_layer: held-out macro-AUROC of every variant, per seed (mean
-of the two halves) and over seeds, and per class for the ResNet-18 and the prototype
+of the two halves) and over seeds, the same over the classes with at least MIN_SUPPORT
+held-out positives (the figures least moved by a few records), and per class for the ResNet-18 and the prototype
 models (mean over seeds and halves, held-out positives summed over the halves).
 
     python3 scripts/summarize_cv.py OUTDIR [--markdown FILE] [--json FILE]
@@ -12,15 +13,21 @@ import os
 import sys
 
 SEEDS = (42, 1, 2)
+MIN_SUPPORT = 25  # in each half: 1AVB IVCD SR AFIB STACH SARRH SBRAD on the subset
 FIXED = [("resnet18", "plain ResNet-18"), ("projected", "prototype model, warm-up's last layer"),
          ("model", "prototype model, last stage, L1 3e-6 (default)")]
 
 
 def variants(out):
-    found = {os.path.basename(p)[len("heldout_l1_"):-len(".json")]
-             for p in glob.glob(os.path.join(out, "s*", "heldout_l1_*.json"))}
-    l1s = sorted(found, key=float, reverse=True)
-    return FIXED + [(f"l1_{v}", f"prototype model, last stage, L1 {v}") for v in l1s]
+    """(key, name) of every heldout_<key>.json: the fixed three, the last stage's other L1
+    weights (cv_last_layer), then the head variants of scripts/cv_head."""
+    keys = {os.path.basename(p)[len("heldout_"):-len(".json")]
+            for p in glob.glob(os.path.join(out, "s*", "heldout_*.json"))}
+    fixed = [(k, n) for k, n in FIXED if k in keys]
+    l1s = sorted((k for k in keys if k.startswith("l1_")), key=lambda k: float(k[3:]), reverse=True)
+    rest = sorted(keys - {k for k, _ in FIXED} - set(l1s))
+    return (fixed + [(k, f"prototype model, last stage, L1 {k[3:]}") for k in l1s] +
+            [(k, f"head variant {k}") for k in rest])
 
 
 def main():
@@ -32,30 +39,35 @@ def main():
     res, per_class = {}, {}
     rows = []
     for key, name in variants(a.out):
-        per_seed = []
+        per_seed, per_seed_big = [], []
         for seed in SEEDS:
-            vals = []
+            vals, big = [], []
             for half in "AB":
                 path = os.path.join(a.out, f"s{seed}{half}", f"heldout_{key}.json")
                 if not os.path.isfile(path):
                     continue
                 j = json.load(open(path))
                 vals.append(j["macro_auroc"])
+                frequent = [c["auroc"] for c in j["per_class"] if c["support"] >= MIN_SUPPORT]
+                big.append(sum(frequent) / len(frequent))
                 for c in j["per_class"]:
                     pc = per_class.setdefault(key, {}).setdefault(c["label"], [0, []])
                     if c["auroc"] is not None:
                         pc[0] += c["support"] if seed == SEEDS[0] else 0
                         pc[1].append(c["auroc"])
             per_seed.append(sum(vals) / 2 if len(vals) == 2 else None)
-        done = [v for v in per_seed if v is not None]
-        mean = sum(done) / len(done) if len(done) == len(SEEDS) else None
-        res[key] = {"name": name, "per_seed": dict(zip(map(str, SEEDS), per_seed)), "mean": mean}
-        cells = ["-" if v is None else f"{v:.4f}" for v in per_seed + [mean]]
+            per_seed_big.append(sum(big) / 2 if len(big) == 2 else None)
+        mean, mean_big = (sum(v) / len(v) if None not in v else None
+                          for v in (per_seed, per_seed_big))
+        res[key] = {"name": name, "per_seed": dict(zip(map(str, SEEDS), per_seed)), "mean": mean,
+                    "mean_frequent_classes": mean_big}
+        cells = ["-" if v is None else f"{v:.4f}" for v in per_seed + [mean, mean_big]]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     if not rows:
         sys.exit(f"summarize_cv: no results in {a.out}")
-    md = ["| held-out macro-AUROC (mean of halves A, B) | seed 42 | seed 1 | seed 2 | mean |",
-          "|---|---|---|---|---|"] + rows
+    md = ["| held-out macro-AUROC (mean of halves A, B) | seed 42 | seed 1 | seed 2 | mean | "
+          f"mean, classes with >= {MIN_SUPPORT} held-out positives |",
+          "|---|---|---|---|---|---|"] + rows
     keys = [k for k, _ in variants(a.out) if k in per_class]
     if keys:
         md += ["", "| class | held-out positives | " + " | ".join(keys) + " |",

@@ -35,7 +35,7 @@ static void usage(FILE *f) {
         "                         weights kept >= 0 (default 1000; 0: minibatch Adam at\n"
         "                         --lr-last, the authors' way)\n"
         "  --clst X --sep X --div X --cnt X --l1 X   loss weights (spec: 0.004 0.0004 250 300\n"
-        "                         1e-4; --l1 default 3e-6); --warmup-clst X (default 0.1)\n"
+        "                         1e-4, also the default of --l1); --warmup-clst X (default 0.1)\n"
         "  --patience N           early-stopping patience (val macro-AUROC)\n"
         "  --lr-schedule S        cosine (default) | plateau (ReduceLROnPlateau + early stop)\n"
         "                         (backbone phases: cosine decay to lr/100 over the epochs)\n"
