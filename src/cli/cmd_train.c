@@ -52,6 +52,8 @@ static void usage(FILE *f) {
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up (default on)\n"
+        "  --last-keep-start / --no-last-keep-start   the last-layer stage keeps the warm-up's\n"
+        "                         layer unless one of its epochs beats it on validation (default on)\n"
         "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
         "                         of their class, or N(0,1) as the authors\n"
         "  --no-standardize       do not standardize leads (cache option)\n"
@@ -201,6 +203,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--proto-init-latent")) c.proto_init_latent = 1;
         else if (!strcmp(argv[i], "--warmup-last")) c.warmup_last = 1;
         else if (!strcmp(argv[i], "--no-warmup-last")) c.warmup_last = 0;
+        else if (!strcmp(argv[i], "--last-keep-start")) c.last_keep_start = 1;
+        else if (!strcmp(argv[i], "--no-last-keep-start")) c.last_keep_start = 0;
         else if (!strcmp(argv[i], "--proto-init-normal")) c.proto_init_latent = 0;
         else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--aug-shift")) c.aug_shift = 1;

@@ -44,7 +44,7 @@ pe_train_config pe_train_config_authors(void) {
         .lr = 1e-3f, .lr_last = 1e-3f, .weight_decay = 0.0f,
         .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
         .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
-        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0,
+        .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .last_keep_start = 1,
         .warmup_proto_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
         .mixup = 0.0f, .ema = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
@@ -100,6 +100,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "epochs_warmup", c->epochs_warmup);
     cJSON_AddNumberToObject(o, "epochs_last", c->epochs_last);
     cJSON_AddNumberToObject(o, "last_fista_iters", c->last_fista_iters);
+    cJSON_AddBoolToObject(o, "last_keep_start", c->last_keep_start);
     cJSON_AddBoolToObject(o, "lr_cosine", c->lr_cosine);
     cJSON_AddNumberToObject(o, "plateau_patience", c->plateau_patience);
     cJSON_AddNumberToObject(o, "plateau_factor", c->plateau_factor);
@@ -1035,7 +1036,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         opt->lr = s->lr;
     }
     if (rc == 0 && last) rc = compute_sims(t, net, sims, e);
-    if (rc == 0 && last && s->epoch == 0) {
+    if (rc == 0 && last && s->epoch == 0 && cfg->last_keep_start) {
         /* the incoming last layer (trained in the warm-up) is the one to beat: the
          * stage keeps it unless an epoch scores higher on validation */
         split_eval v0;

@@ -23,6 +23,8 @@ typedef struct {
     int epochs_last;
     int last_fista_iters; /* last-layer stage: full-batch FISTA steps per epoch
                              (train/last_layer.h); 0 = minibatch Adam at lr_last */
+    int last_keep_start;  /* the last-layer stage keeps its incoming layer (the warm-up's)
+                             unless one of its epochs scores higher on validation */
     int lr_cosine;        /* backbone phases (pretrain, joint, baseline): cosine decay of the
                              lr over the phase's epochs, no early stop (else plateau) */
     int plateau_patience; /* ReduceLROnPlateau on validation loss */
