@@ -15,7 +15,7 @@ import sys
 SEEDS = (42, 1, 2)
 MIN_SUPPORT = 25  # in each half: 1AVB IVCD SR AFIB STACH SARRH SBRAD on the subset
 FIXED = [("resnet18", "plain ResNet-18"), ("projected", "prototype model, warm-up's last layer"),
-         ("model", "prototype model, last stage, L1 3e-6 (default)")]
+         ("model", "prototype model, last stage, the run's settings")]
 
 
 def variants(out):
