@@ -50,6 +50,10 @@ static void usage(FILE *f) {
         "  --ema D                exponential moving average of the weights (decay D per step)\n"
         "                         evaluated and kept in those phases (default 0.995; 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
+        "  --warmup-backbone-lr X backbone learning rate in the warm-up, times --lr (default\n"
+        "                         0: frozen)\n"
+        "  --addon-init-gain G    the add-on starts as z = sigmoid(G (h - mean) / std) per\n"
+        "                         feature over the training records (0: PyTorch's init)\n"
         "  --warmup-projected N   the last N warm-up epochs keep the prototypes projected\n"
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up (default on)\n"
         "  --last-keep-start / --no-last-keep-start   the last-layer stage keeps the warm-up's\n"
@@ -184,6 +188,8 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--warmup-clst", c.warmup_clst)
         DBL_OPT("--pos-weight-power", c.pos_weight_power)
         DBL_OPT("--warmup-proto-lr", c.warmup_proto_lr)
+        DBL_OPT("--addon-init-gain", c.addon_init_gain)
+        DBL_OPT("--warmup-backbone-lr", c.warmup_backbone_lr)
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
         DBL_OPT("--mixup", c.mixup)
@@ -230,6 +236,12 @@ int cmd_train(int argc, char **argv) {
     }
     if (c.ema >= 1.0f) {
         fprintf(stderr, "protoecg train: --ema must be below 1 (a decay per step, e.g. 0.999)\n");
+        return 2;
+    }
+    if (c.addon_init_gain > 0 && c.latent_dim != 8 * c.base_width) {
+        fprintf(stderr, "protoecg train: --addon-init-gain needs --latent equal to the "
+                        "backbone's feature width, 8 x --width = %d (not %d)\n",
+                8 * c.base_width, c.latent_dim);
         return 2;
     }
     set_threads(c.threads);

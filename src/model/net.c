@@ -420,6 +420,33 @@ int pe_net_infer(pe_net *net, const float *x, int B, pe_error *e) {
 
 void pe_net_weights_changed(pe_net *net) { pe_infer_invalidate(net->infer); }
 
+int pe_net_addon_standardize(pe_net *net, const float *h, long n, float gain, pe_error *e) {
+    int F = net->feat_dim, D = net->cfg.latent_dim;
+    if (net->cfg.head != PE_HEAD_PROTO || F != D)
+        return pe_fail(e, "the add-on can start as a standardization only with a prototype "
+                          "head whose latent size equals the feature width (%d, not %d)", F, D);
+    if (n < 1) return pe_fail(e, "no records to standardize the add-on on");
+    float *p = net->params;
+    for (int d = 0; d < F; d++) {
+        double s = 0, ss = 0;
+        for (long j = 0; j < n; j++) s += h[(size_t)j * F + d];
+        double mean = s / (double)n;
+        for (long j = 0; j < n; j++) {
+            double v = h[(size_t)j * F + d] - mean;
+            ss += v * v;
+        }
+        double sd = fmax(sqrt(ss / (double)n), 1e-6);
+        for (int k = 0; k < F; k++) {
+            p[net->addon_w0 + (size_t)d * F + k] = k == d ? 1.0f : 0.0f;
+            p[net->addon_w2 + (size_t)d * F + k] = k == d ? (float)(gain / sd) : 0.0f;
+        }
+        p[net->addon_b0 + d] = 0.0f;
+        p[net->addon_b2 + d] = (float)(-gain * mean / sd);
+    }
+    pe_net_weights_changed(net);
+    return 0;
+}
+
 int pe_net_backward(pe_net *net, const float *dlogits, const float *dsim, int backbone_too,
                     pe_error *e) {
     int B = net->B;

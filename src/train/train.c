@@ -114,8 +114,10 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
     cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
+    cJSON_AddNumberToObject(o, "addon_init_gain", c->addon_init_gain);
     cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
     cJSON_AddNumberToObject(o, "warmup_proto_lr", c->warmup_proto_lr);
+    cJSON_AddNumberToObject(o, "warmup_backbone_lr", c->warmup_backbone_lr);
     cJSON_AddNumberToObject(o, "warmup_projected", c->warmup_projected);
     cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
     cJSON_AddBoolToObject(o, "weighted_sampler", c->weighted_sampler);
@@ -460,12 +462,12 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
     pe_net *net = &m->net;
     float groups[PE_NUM_GROUPS] = {1, 1, 1, 1};
     if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
-    if (kind == PH_WARMUP) { /* backbone frozen; the last layer learns at lr_last */
-        groups[PE_GROUP_BACKBONE] = 0;
+    if (kind == PH_WARMUP) { /* backbone frozen (or slow); the last layer learns at lr_last */
+        groups[PE_GROUP_BACKBONE] = cfg->warmup_backbone_lr;
         groups[PE_GROUP_PROTOS] = freeze_protos ? 0.0f : cfg->warmup_proto_lr;
         groups[PE_GROUP_LAST] = cfg->warmup_last ? cfg->lr_last / cfg->lr : 0.0f;
     }
-    int frozen_backbone = kind == PH_WARMUP;
+    int frozen_backbone = kind == PH_WARMUP && cfg->warmup_backbone_lr == 0;
     double w_clst = kind == PH_WARMUP ? cfg->warmup_clst : cfg->lw.clst;
     long n = t->split[0].n;
     int Bs = cfg->batch_size;
@@ -855,6 +857,18 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
     return rc;
 }
 
+/* The add-on started on the training features (addon_init_gain > 0; model/net.h). */
+static int init_addon_from_features(trainer *t, pe_model *m, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    float *h = malloc((size_t)n * net->feat_dim * sizeof(float));
+    int rc = h ? pe_predict_split(net, &t->split[0], NULL, NULL, NULL, h, e)
+               : pe_fail(e, "out of memory");
+    if (rc == 0) rc = pe_net_addon_standardize(net, h, n, t->cfg->addon_init_gain, e);
+    free(h);
+    return rc;
+}
+
 /* Moves each prototype onto the most similar latent z (n_train, D) of a training record
  * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
  * source. distinct = 1 skips records already taken by an earlier prototype of the same
@@ -1061,8 +1075,8 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
              * latents after every step: the add-on learns to work with real latents */
             projected = ph->kind == PH_WARMUP && ep >= ph->epochs - cfg->warmup_projected;
             double proj_cos;
-            if (projected) {
-                if (!t->H) rc = train_features(t, net, e);
+            if (projected) { /* a backbone that learns needs its epoch's features */
+                if (!t->H || cfg->warmup_backbone_lr > 0) rc = train_features(t, net, e);
                 if (rc == 0) proj_cos = reproject(t, m);
                 if (rc == 0 && !cfg->quiet)
                     fprintf(stderr, "%s: prototypes kept on training latents this epoch (mean "
@@ -1147,8 +1161,10 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
         else if (!plain)
             rc = load_phase_output(t, m, prev->name, e);
     }
-    if (rc == 0 && s->epoch == 0 && !plain && t->cfg->proto_init_latent &&
-        (!prev || after_pretrain)) {
+    int fresh_head = s->epoch == 0 && !plain && (!prev || after_pretrain);
+    if (rc == 0 && fresh_head && t->cfg->addon_init_gain > 0)
+        rc = init_addon_from_features(t, m, e);
+    if (rc == 0 && fresh_head && t->cfg->proto_init_latent) {
         rc = init_protos_from_latents(t, m, e);
     } else if (rc == 0 && s->epoch > 0 && prev && !plain && !after_pretrain) {
         /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but

@@ -35,10 +35,15 @@ typedef struct {
     float warmup_clst;    /* clustering weight during the warm-up */
     int warmup_last;      /* the last layer also trains (at lr_last, with L1) in the warm-up */
     float warmup_proto_lr; /* prototype learning rate in the warm-up, as a multiple of lr */
+    float warmup_backbone_lr; /* backbone learning rate in the warm-up, as a multiple of lr
+                                 (0: the backbone stays frozen) */
     int warmup_projected;  /* the last N warm-up epochs start with a projection and keep the
                               prototypes fixed on those training latents */
     int proto_init_latent; /* prototypes start as latents of random training records of
                               their class (else N(0,1), the authors' init) */
+    float addon_init_gain; /* > 0: the add-on starts as z_d = sigmoid(gain (h_d - mean_d) /
+                              std_d) over the training features (W0 = I, W2 diagonal);
+                              0: PyTorch's init, as the authors */
     float pos_weight_power; /* BCE pos_weight = w_c^power (1 = the spec's (T - n_c) / n_c) */
     int weighted_sampler;
     int augment;          /* random gain and noise (and circular shift) on training batches */
