@@ -50,6 +50,7 @@ static void usage(FILE *f) {
         "  --ema D                exponential moving average of the weights (decay D per step)\n"
         "                         evaluated and kept in those phases (default 0.995; 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
+        "  --warmup-addon-lr X    add-on learning rate in the warm-up, times --lr\n"
         "  --warmup-backbone-lr X backbone learning rate in the warm-up, times --lr (default\n"
         "                         0: frozen)\n"
         "  --addon-init-gain G    the add-on starts as z = sigmoid(G (h - mean) / std) per\n"
@@ -190,6 +191,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--warmup-proto-lr", c.warmup_proto_lr)
         DBL_OPT("--addon-init-gain", c.addon_init_gain)
         DBL_OPT("--warmup-backbone-lr", c.warmup_backbone_lr)
+        DBL_OPT("--warmup-addon-lr", c.warmup_addon_lr)
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
         DBL_OPT("--mixup", c.mixup)

@@ -45,7 +45,7 @@ pe_train_config pe_train_config_authors(void) {
         .epochs_pretrain = 0, .epochs_joint = 50, .epochs_warmup = 0, .epochs_last = 50,
         .plateau_patience = 5, .plateau_factor = 0.5f, .early_stop_patience = 10, .rounds = 1,
         .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .last_keep_start = 1,
-        .warmup_proto_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
+        .warmup_proto_lr = 1.0f, .warmup_addon_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
         .mixup = 0.0f, .ema = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
@@ -117,6 +117,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "addon_init_gain", c->addon_init_gain);
     cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
     cJSON_AddNumberToObject(o, "warmup_proto_lr", c->warmup_proto_lr);
+    cJSON_AddNumberToObject(o, "warmup_addon_lr", c->warmup_addon_lr);
     cJSON_AddNumberToObject(o, "warmup_backbone_lr", c->warmup_backbone_lr);
     cJSON_AddNumberToObject(o, "warmup_projected", c->warmup_projected);
     cJSON_AddNumberToObject(o, "pos_weight_power", c->pos_weight_power);
@@ -464,6 +465,7 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
     if (kind == PH_JOINT) groups[PE_GROUP_LAST] = 0;
     if (kind == PH_WARMUP) { /* backbone frozen (or slow); the last layer learns at lr_last */
         groups[PE_GROUP_BACKBONE] = cfg->warmup_backbone_lr;
+        groups[PE_GROUP_ADDON] = cfg->warmup_addon_lr;
         groups[PE_GROUP_PROTOS] = freeze_protos ? 0.0f : cfg->warmup_proto_lr;
         groups[PE_GROUP_LAST] = cfg->warmup_last ? cfg->lr_last / cfg->lr : 0.0f;
     }

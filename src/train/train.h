@@ -35,6 +35,7 @@ typedef struct {
     float warmup_clst;    /* clustering weight during the warm-up */
     int warmup_last;      /* the last layer also trains (at lr_last, with L1) in the warm-up */
     float warmup_proto_lr; /* prototype learning rate in the warm-up, as a multiple of lr */
+    float warmup_addon_lr; /* add-on learning rate in the warm-up, as a multiple of lr */
     float warmup_backbone_lr; /* backbone learning rate in the warm-up, as a multiple of lr
                                  (0: the backbone stays frozen) */
     int warmup_projected;  /* the last N warm-up epochs start with a projection and keep the
