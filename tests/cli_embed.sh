@@ -20,7 +20,7 @@ if [[ ! -x "$example" ]]; then
   exit 77
 fi
 
-"$bin" train --ptbxl "$data" --out "$tmp/run" --width 4 --latent 16 --protos-per-class 2 \
+"$bin" train --ptbxl "$data" --out "$tmp/run" --width 4 --latent 32 --protos-per-class 2 \
   --epochs 1 --epochs-pretrain 1 --epochs-warmup 1 --epochs-last 2 --batch 64 --quiet \
   --threads 1 >"$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; fail "training failed"; }
 

@@ -92,7 +92,7 @@ mk six --6leads --n 20
 D=$work/good
 REC=$D/records100/00000/00001_lr
 
-tiny=(--width 4 --latent 16 --protos-per-class 2 --epochs 1 --epochs-pretrain 0
+tiny=(--width 4 --latent 32 --protos-per-class 2 --epochs 1 --epochs-pretrain 0
       --epochs-warmup 0 --epochs-last 1 --batch 16 --threads 1)
 if ! "$bin" train --ptbxl "$D" --out "$work/run" "${tiny[@]}" --quiet >"$work/out" 2>"$work/err"; then
   cat "$work/err"

@@ -22,7 +22,7 @@ boot=200
 
 # 1. a tiny model, all phases (pretrain, joint, warm-up, projection, last layer)
 start=$SECONDS
-"$bin" train --ptbxl "$data" --out "$tmp/run" --width 4 --latent 16 --protos-per-class 2 \
+"$bin" train --ptbxl "$data" --out "$tmp/run" --width 4 --latent 32 --protos-per-class 2 \
   --epochs 1 --epochs-pretrain 1 --epochs-warmup 1 --epochs-last 2 --batch 64 --quiet \
   --threads 1 >"$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; fail "training failed"; }
 echo "tiny training: $((SECONDS - start)) s"

@@ -8,7 +8,8 @@
 #   - --warmup-addon-lr 0 leaves the add-on as it started: with --addon-init-gain the
 #     standardization (first layer the identity with zero bias, second layer diagonal
 #     with a positive diagonal; test_addon_init checks its values);
-#   - --addon-init-gain with a latent size other than 8 x --width is refused.
+#   - --addon-init-gain with a latent size other than 8 x --width is refused; without the
+#     option such a size falls back to PyTorch's init with a note.
 # Skips (exit 77) only without python3.
 set -u
 bin=$(realpath "${1:-build/protoecg}")
@@ -106,6 +107,18 @@ elif grep -q "addon-init-gain" "$work/err" && grep -q "32" "$work/err"; then
   echo "ok: --addon-init-gain with a latent size other than the feature width is refused: $(cat "$work/err")"
 else
   fail "--addon-init-gain with --latent 16: unclear message: $(cat "$work/err")"
+fi
+
+# without --addon-init-gain, a latent size other than 8 x --width falls back to PyTorch's
+# init with a note (the default start needs the two equal)
+loud=()
+for a in "${cfg[@]}"; do [[ $a == --quiet ]] || loud+=("$a"); done
+if "$bin" train "${loud[@]}" --out "$work/fallback" --latent 16 --stage pretrain \
+    >/dev/null 2>"$work/err" && grep -q "random init" "$work/err" &&
+    grep -q '"addon_init_gain":[[:space:]]*0' "$work/fallback/config.json"; then
+  echo "ok: --latent 16 without --addon-init-gain: the add-on starts from PyTorch's init, with a note"
+else
+  fail "--latent 16 without --addon-init-gain: $(head -3 "$work/err")"
 fi
 
 ((fails == 0)) && echo "all warm-up checks passed"

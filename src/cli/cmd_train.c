@@ -241,10 +241,18 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (c.addon_init_gain > 0 && c.latent_dim != 8 * c.base_width) {
-        fprintf(stderr, "protoecg train: --addon-init-gain needs --latent equal to the "
-                        "backbone's feature width, 8 x --width = %d (not %d)\n",
-                8 * c.base_width, c.latent_dim);
-        return 2;
+        int asked = 0;
+        for (int i = 1; i < argc; i++) asked |= !strcmp(argv[i], "--addon-init-gain");
+        if (asked) {
+            fprintf(stderr, "protoecg train: --addon-init-gain needs --latent equal to the "
+                            "backbone's feature width, 8 x --width = %d (not %d)\n",
+                    8 * c.base_width, c.latent_dim);
+            return 2;
+        }
+        c.addon_init_gain = 0; /* the default start needs D = F: PyTorch's init instead */
+        if (!c.quiet)
+            fprintf(stderr, "train: --latent %d differs from the feature width %d: the add-on "
+                            "starts from PyTorch's random init\n", c.latent_dim, 8 * c.base_width);
     }
     set_threads(c.threads);
     if (check_run_dir(out, stage, resume, c.quiet)) return 1;
