@@ -435,13 +435,16 @@ int pe_net_addon_standardize(pe_net *net, const float *h, long n, float gain, pe
             double v = h[(size_t)j * F + d] - mean;
             ss += v * v;
         }
-        double sd = fmax(sqrt(ss / (double)n), 1e-6);
+        double sd = sqrt(ss / (double)n);
+        /* a feature constant over the records carries nothing: z_d = 1/2 for any input
+         * (a floored std would turn its first nonzero value into a saturated z) */
+        double scale = sd > 1e-6 ? gain / sd : 0.0;
         for (int k = 0; k < F; k++) {
             p[net->addon_w0 + (size_t)d * F + k] = k == d ? 1.0f : 0.0f;
-            p[net->addon_w2 + (size_t)d * F + k] = k == d ? (float)(gain / sd) : 0.0f;
+            p[net->addon_w2 + (size_t)d * F + k] = k == d ? (float)scale : 0.0f;
         }
         p[net->addon_b0 + d] = 0.0f;
-        p[net->addon_b2 + d] = (float)(-gain * mean / sd);
+        p[net->addon_b2 + d] = (float)(-scale * mean);
     }
     pe_net_weights_changed(net);
     return 0;

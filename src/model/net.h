@@ -178,8 +178,8 @@ void pe_net_weights_changed(pe_net *net);
 /* Sets the add-on (prototype head) to a per-feature standardization of the backbone
  * features h (n, feat_dim) squashed by its sigmoid: W0 = I, b0 = 0 (h >= 0 after the
  * last ReLU and the pooling, so the ReLU passes it), W2 = diag(gain / std_d), b2 =
- * -gain mean_d / std_d (population statistics over the n records, std floored at 1e-6):
- * z_d = sigmoid(gain (h_d - mean_d) / std_d). z then holds all of h's information,
+ * -gain mean_d / std_d (population statistics over the n records; a feature with std
+ * <= 1e-6 gets W2 = b2 = 0, z_d = 1/2): z_d = sigmoid(gain (h_d - mean_d) / std_d). z then holds all of h's information,
  * unsaturated, where PyTorch's random init starts by mixing it. Needs latent_dim =
  * feat_dim (else an error naming both). */
 int pe_net_addon_standardize(pe_net *net, const float *h, long n, float gain, pe_error *e);
