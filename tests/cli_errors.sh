@@ -9,26 +9,9 @@
 # synthetic (scripts/make_tiny_ptbxl.py, Python standard library only) and the models are
 # tiny, so the whole test takes seconds. Skips (exit 77) only without python3.
 set -u
-bin=$(realpath "${1:-build/protoecg}")
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if ! command -v "$PY" >/dev/null 2>&1; then
-  echo "SKIP: python3 not found (needed to write the synthetic datasets)"
-  exit 77
-fi
-if [[ ! -x "$bin" ]]; then
-  echo "FAIL: $bin is not an executable"
-  exit 1
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
+source tests/synthetic_test_env.sh
 n_cases=0
-
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
 
 # The last command's stderr has no sanitizer report and its exit code is not a signal's.
 no_crash() {

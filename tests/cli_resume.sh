@@ -17,21 +17,10 @@
 # Not run with 2 threads under PE_TEST_QUICK=1 (the sanitizer run). Skips (exit 77) only
 # without python3.
 set -u
-bin=$(realpath "${1:-build/protoecg}")
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if ! command -v "$PY" >/dev/null 2>&1; then
-  echo "SKIP: python3 not found (needed to write the synthetic dataset)"
-  exit 77
-fi
-work=$(mktemp -d)
+source tests/synthetic_test_env.sh
 bg=
 trap '[[ -n "$bg" ]] && kill -9 "$bg" 2>/dev/null; rm -rf "$work"' EXIT
-fails=0
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
 
 "$PY" scripts/make_tiny_ptbxl.py "$work/data" || { echo "FAIL: make_tiny_ptbxl.py"; exit 1; }
 D=$work/data

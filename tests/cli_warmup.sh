@@ -12,20 +12,8 @@
 #     option such a size falls back to PyTorch's init with a note.
 # Skips (exit 77) only without python3.
 set -u
-bin=$(realpath "${1:-build/protoecg}")
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if ! command -v "$PY" >/dev/null 2>&1; then
-  echo "SKIP: python3 not found (needed to write the synthetic dataset)"
-  exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
+source tests/synthetic_test_env.sh
 
 "$PY" scripts/make_tiny_ptbxl.py "$work/data" || { echo "FAIL: make_tiny_ptbxl.py"; exit 1; }
 cfg=(--ptbxl "$work/data" --cache "$work/cache.bin" --width 4 --latent 32 --protos-per-class 2
