@@ -6,6 +6,7 @@
 #   - a run killed with SIGKILL twice (inside the joint phase, then inside the last-layer
 #     phase) and continued each time with --resume ends with the same files as the
 #     uninterrupted run;
+#   - the same with two joint + projection rounds, killed in the second joint phase;
 #   - the same with the plateau schedule (the default is cosine), killed in the pretraining;
 #   - the same with mixup and the weight average (--mixup, --ema: the average must
 #     survive the kill), killed in the pretraining;
@@ -206,6 +207,17 @@ if kill_at "$k" 3; then # inside joint1 (2 pretrain epochs + 1)
     same_run "$work/a" "$k" "killed twice (joint, last layer) and resumed vs uninterrupted"
     no_tmp "$k" "resumed run"
   fi
+fi
+
+# ---- two rounds: killed inside the second joint phase, resumed ------------------------------
+# The second warm-up must hold its prototypes on the features of the backbone that the
+# second joint phase trained, in the uninterrupted run as in the resumed one (which starts
+# with no cached features).
+ro=(--rounds 2)
+train "$work/r2" --threads 1 --seed 7 "${ro[@]}"
+if kill_at "$work/kr2" 9 "${ro[@]}"; then # inside joint2 (2 + 4 + 1 + 2)
+  train "$work/kr2" --threads 1 --seed 7 "${ro[@]}" --resume
+  same_run "$work/r2" "$work/kr2" "two rounds: killed in the second joint phase and resumed vs uninterrupted"
 fi
 
 # ---- the plateau schedule: killed inside the pretraining, resumed ----------------------------

@@ -207,7 +207,8 @@ typedef struct {
     long *order;
     float *dlogits, *dsim;
     double *scratch;
-    float *H, *Z, *Ztmp; /* projected warm-up: training features, latents, scratch */
+    float *H, *Z, *Ztmp; /* training features of the current backbone (NULL: none or
+                            stale; train_features), latents, scratch */
     FILE *metrics;
     long seq;
 } trainer;
@@ -524,6 +525,10 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
     char extra[64];
     snprintf(extra, sizeof extra, "loss %.4f", out->loss);
     pe_progress_end(&pg, extra);
+    if (!frozen_backbone) { /* the backbone moved: its cached features are stale */
+        free(t->H);
+        t->H = NULL;
+    }
     return 0;
 }
 
@@ -865,18 +870,6 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
     return rc;
 }
 
-/* The add-on started on the training features (addon_init_gain > 0; model/net.h). */
-static int init_addon_from_features(trainer *t, pe_model *m, pe_error *e) {
-    pe_net *net = &m->net;
-    long n = t->split[0].n;
-    float *h = malloc((size_t)n * net->feat_dim * sizeof(float));
-    int rc = h ? pe_predict_split(net, &t->split[0], NULL, NULL, NULL, h, e)
-               : pe_fail(e, "out of memory");
-    if (rc == 0) rc = pe_net_addon_standardize(net, h, n, t->cfg->addon_init_gain, e);
-    free(h);
-    return rc;
-}
-
 /* Moves each prototype onto the most similar latent z (n_train, D) of a training record
  * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
  * source. distinct = 1 skips records already taken by an earlier prototype of the same
@@ -940,8 +933,9 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
     return rc;
 }
 
-/* Pooled backbone features h (n_train, F) of the training records, eval mode: with the
- * backbone frozen, the latents of every training record are add-on(h), cheap to redo. */
+/* Pooled backbone features h (n_train, F) of the training records, eval mode, into
+ * t->H (dropped by train_epoch when the backbone learns): with the backbone frozen, the
+ * latents of every training record are add-on(h), cheap to redo. */
 static int train_features(trainer *t, pe_net *net, pe_error *e) {
     long n = t->split[0].n;
     int F = net->feat_dim, D = net->cfg.latent_dim;
@@ -951,6 +945,15 @@ static int train_features(trainer *t, pe_net *net, pe_error *e) {
     t->Ztmp = malloc((size_t)n * D * sizeof(float));
     if (!t->H || !t->Z || !t->Ztmp) return pe_fail(e, "out of memory");
     return pe_predict_split(net, &t->split[0], NULL, NULL, NULL, t->H, e);
+}
+
+/* The add-on started on the training features (addon_init_gain > 0; model/net.h) of
+ * the backbone just loaded; they stay cached for the warm-up's projected epochs. */
+static int init_addon_from_features(trainer *t, pe_model *m, pe_error *e) {
+    int rc = train_features(t, &m->net, e);
+    if (rc == 0)
+        rc = pe_net_addon_standardize(&m->net, t->H, t->split[0].n, t->cfg->addon_init_gain, e);
+    return rc;
 }
 
 /* Projection from the cached features: z = sigmoid(W2 relu(W0 h + b0) + b2). */
@@ -1083,8 +1086,8 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
              * latents after every step: the add-on learns to work with real latents */
             projected = ph->kind == PH_WARMUP && ep >= ph->epochs - cfg->warmup_projected;
             double proj_cos;
-            if (projected) { /* a backbone that learns needs its epoch's features */
-                if (!t->H || cfg->warmup_backbone_lr > 0) rc = train_features(t, net, e);
+            if (projected) {
+                if (!t->H) rc = train_features(t, net, e);
                 if (rc == 0) proj_cos = reproject(t, m);
                 if (rc == 0 && !cfg->quiet)
                     fprintf(stderr, "%s: prototypes kept on training latents this epoch (mean "
