@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Table of scripts/cv_last_layer: held-out macro-AUROC of every variant, per seed (mean
-of the two halves) and over seeds, the same over the classes with at least MIN_SUPPORT
-held-out positives (the figures least moved by a few records), and per class for the ResNet-18 and the prototype
-models (mean over seeds and halves, held-out positives summed over the halves).
+of the parts: halves A, B or quarters Q1-Q4) and over seeds, the same over the classes with at least MIN_SUPPORT
+held-out positives (the figures least moved by a few records), and per class for the
+ResNet-18 and the prototype models (mean over seeds and parts, held-out positives summed
+over the parts).
 
     python3 scripts/summarize_cv.py OUTDIR [--markdown FILE] [--json FILE]
 """
@@ -10,10 +11,20 @@ import argparse
 import glob
 import json
 import os
+import re
 import sys
 
-SEEDS = (42, 1, 2)
+SEEDS = (42, 1, 2)  # their order in the table; others found in OUTDIR follow
 MIN_SUPPORT = 25  # in each half: 1AVB IVCD SR AFIB STACH SARRH SBRAD on the subset
+
+
+def seeds_and_parts(out):
+    """The seeds and parts of OUTDIR's run directories s<seed><part> (part A, B, Q1, ...)."""
+    found = [m.groups() for d in os.listdir(out)
+             if os.path.isdir(os.path.join(out, d)) and (m := re.fullmatch(r"s(\d+)([A-Z]\w*)", d))]
+    seeds = {int(s) for s, _ in found}
+    return ([s for s in SEEDS if s in seeds] + sorted(seeds - set(SEEDS)),
+            sorted({p for _, p in found}))
 FIXED = [("resnet18", "plain ResNet-18"), ("projected", "prototype model, warm-up's last layer"),
          ("model", "prototype model, last stage, the run's settings")]
 
@@ -36,14 +47,15 @@ def main():
     ap.add_argument("--markdown")
     ap.add_argument("--json")
     a = ap.parse_args()
+    seeds, parts = seeds_and_parts(a.out)
     res, per_class = {}, {}
     rows = []
     for key, name in variants(a.out):
         per_seed, per_seed_big = [], []
-        for seed in SEEDS:
+        for seed in seeds:
             vals, big = [], []
-            for half in "AB":
-                path = os.path.join(a.out, f"s{seed}{half}", f"heldout_{key}.json")
+            for part in parts:
+                path = os.path.join(a.out, f"s{seed}{part}", f"heldout_{key}.json")
                 if not os.path.isfile(path):
                     continue
                 j = json.load(open(path))
@@ -53,21 +65,22 @@ def main():
                 for c in j["per_class"]:
                     pc = per_class.setdefault(key, {}).setdefault(c["label"], [0, []])
                     if c["auroc"] is not None:
-                        pc[0] += c["support"] if seed == SEEDS[0] else 0
+                        pc[0] += c["support"] if seed == seeds[0] else 0
                         pc[1].append(c["auroc"])
-            per_seed.append(sum(vals) / 2 if len(vals) == 2 else None)
-            per_seed_big.append(sum(big) / 2 if len(big) == 2 else None)
+            per_seed.append(sum(vals) / len(parts) if len(vals) == len(parts) else None)
+            per_seed_big.append(sum(big) / len(parts) if len(big) == len(parts) else None)
         mean, mean_big = (sum(v) / len(v) if None not in v else None
                           for v in (per_seed, per_seed_big))
-        res[key] = {"name": name, "per_seed": dict(zip(map(str, SEEDS), per_seed)), "mean": mean,
+        res[key] = {"name": name, "per_seed": dict(zip(map(str, seeds), per_seed)), "mean": mean,
                     "mean_frequent_classes": mean_big}
         cells = ["-" if v is None else f"{v:.4f}" for v in per_seed + [mean, mean_big]]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     if not rows:
         sys.exit(f"summarize_cv: no results in {a.out}")
-    md = ["| held-out macro-AUROC (mean of halves A, B) | seed 42 | seed 1 | seed 2 | mean | "
-          f"mean, classes with >= {MIN_SUPPORT} held-out positives |",
-          "|---|---|---|---|---|---|"] + rows
+    md = [f"| held-out macro-AUROC (mean of parts {', '.join(parts)}) | "
+          + "".join(f"seed {s} | " for s in seeds)
+          + f"mean | mean, classes with >= {MIN_SUPPORT} held-out positives |",
+          "|---|" + "---|" * (len(seeds) + 2)] + rows
     keys = [k for k, _ in variants(a.out) if k in per_class]
     if keys:
         md += ["", "| class | held-out positives | " + " | ".join(keys) + " |",
