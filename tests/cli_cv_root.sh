@@ -40,4 +40,29 @@ rc=0; "$py" scripts/cv_root.py "$data" "$tmp/r2" --train 1,2 --heldout 2,3 2>"$t
 ((rc != 0)) && grep -q "share folds" "$tmp/err" || fail "overlapping folds accepted (rc $rc)"
 rc=0; "$py" scripts/cv_root.py "$data" "$tmp/r3" --train 1,10 --heldout 2 2>"$tmp/err" || rc=$?
 ((rc != 0)) && grep -q "folds must be in 1..8" "$tmp/err" || fail "fold 10 accepted as a training fold"
+# scripts/cv_common.sh (CV_PARTS=4): the quarters' roots hold out folds 1-2, 3-4, 5-6 and
+# 7-8 in turn, each training on the other six, so every training-fold record is held out
+# exactly once; other part counts are refused.
+out="$tmp/cv4"
+mkdir -p "$out"
+(CV_PARTS=4 && source scripts/cv_common.sh && cv_make_roots "$data") >"$tmp/log4" 2>&1 ||
+  fail "cv_make_roots: $(cat "$tmp/log4")"
+"$py" - "$data/ptbxl_database.csv" "$out" <<'EOF2' || fail "quarter roots"
+import csv, sys
+src = {r["ecg_id"]: int(r["strat_fold"]) for r in csv.DictReader(open(sys.argv[1], newline=""))}
+held, bad = [], []
+for q, h in (("Q1", {1, 2}), ("Q2", {3, 4}), ("Q3", {5, 6}), ("Q4", {7, 8})):
+    rows = list(csv.DictReader(open(f"{sys.argv[2]}/root{q}/ptbxl_database.csv", newline="")))
+    for r in rows:
+        f, g = src[r["ecg_id"]], int(r["strat_fold"])
+        want = 10 if f in h else f
+        if f == 10 or g != want: bad.append(f"{q}: {r['ecg_id']} fold {f} -> {g}")
+        if g == 10: held.append(r["ecg_id"])
+    if len(rows) != sum(1 for f in src.values() if f != 10): bad.append(f"{q}: {len(rows)} records")
+if sorted(held) != sorted(i for i, f in src.items() if f <= 8): bad.append("held-out sets do not partition folds 1-8")
+for b in bad[:5]: print("  " + b)
+sys.exit(1 if bad else 0)
+EOF2
+rc=0; (CV_PARTS=3 && source scripts/cv_common.sh) 2>"$tmp/err" || rc=$?
+((rc == 2)) && grep -q "CV_PARTS must be 2 or 4" "$tmp/err" || fail "CV_PARTS=3 accepted (rc $rc)"
 echo "cli_cv_root: OK"
