@@ -60,8 +60,9 @@ static void usage(FILE *f) {
         "  --warmup-last / --no-warmup-last   the last layer trains during the warm-up (default on)\n"
         "  --last-keep-start / --no-last-keep-start   the last-layer stage keeps the warm-up's\n"
         "                         layer unless one of its epochs beats it on validation (default on)\n"
-        "  --proto-init-latent / --proto-init-normal   prototypes start on training latents\n"
-        "                         of their class, or N(0,1) as the authors\n"
+        "  --proto-init-latent / --proto-init-kmeans / --proto-init-normal   prototypes start\n"
+        "                         on random training latents of their class, at the k-means\n"
+        "                         centres of those latents, or N(0,1) as the authors\n"
         "  --no-standardize       do not standardize leads (cache option)\n"
         "  --width N --latent N --protos-per-class K   network shape\n"
         "  --reference-conv       plain-C convolutions instead of oneDNN (slow)\n"
@@ -210,6 +211,7 @@ int cmd_train(int argc, char **argv) {
             c.lr_cosine = !strcmp(v, "cosine");
         }
         else if (!strcmp(argv[i], "--proto-init-latent")) c.proto_init_latent = 1;
+        else if (!strcmp(argv[i], "--proto-init-kmeans")) c.proto_init_latent = 2;
         else if (!strcmp(argv[i], "--warmup-last")) c.warmup_last = 1;
         else if (!strcmp(argv[i], "--no-warmup-last")) c.warmup_last = 0;
         else if (!strcmp(argv[i], "--last-keep-start")) c.last_keep_start = 1;

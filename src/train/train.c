@@ -27,6 +27,7 @@
 #include "eval/metrics.h"
 #include "model/safetensors.h"
 #include "train/adam.h"
+#include "train/kmeans.h"
 #include "train/last_layer.h"
 #include "train/schedule.h"
 #include "util/error.h"
@@ -119,7 +120,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(lw, "cnt", c->lw.cnt);
     cJSON_AddNumberToObject(lw, "l1", c->lw.l1);
     cJSON_AddNumberToObject(o, "warmup_clst", c->warmup_clst);
-    cJSON_AddBoolToObject(o, "proto_init_latent", c->proto_init_latent);
+    cJSON_AddNumberToObject(o, "proto_init_latent", c->proto_init_latent);
     cJSON_AddNumberToObject(o, "addon_init_gain", c->addon_init_gain);
     cJSON_AddBoolToObject(o, "warmup_last", c->warmup_last);
     cJSON_AddNumberToObject(o, "warmup_proto_lr", c->warmup_proto_lr);
@@ -870,6 +871,34 @@ static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
     return rc;
 }
 
+/* Sets the K prototypes of each class c to the centres of a spherical k-means (K
+ * clusters, cosine; train/kmeans.h) of the latents z of the training records of class c:
+ * the class's prototypes start spread over its latents, and projection then moves each
+ * onto the record nearest its centre. Classes without a training positive keep their
+ * N(0,1) prototypes. */
+static int init_protos_kmeans(trainer *t, pe_model *m, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class;
+    float *z = malloc((size_t)n * D * sizeof(float));
+    float *zc = malloc((size_t)n * D * sizeof(float));
+    int rc = (z && zc) ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
+                       : pe_fail(e, "out of memory");
+    pe_rng r;
+    pe_rng_seed(&r, t->cfg->seed ^ 0x6b6d65616e73ULL);
+    for (int c = 0; rc == 0 && c < C_; c++) {
+        long np = 0;
+        for (long j = 0; j < n; j++)
+            if (t->y[0][j * C_ + c])
+                memcpy(zc + (size_t)np++ * D, z + (size_t)j * D, (size_t)D * sizeof(float));
+        if (np > 0)
+            rc = pe_kmeans_cosine(zc, np, D, K, 100, &r, net->params + net->protos + (size_t)c * K * D,
+                                  NULL, e);
+    }
+    free(z), free(zc);
+    return rc;
+}
+
 /* Moves each prototype onto the most similar latent z (n_train, D) of a training record
  * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
  * source. distinct = 1 skips records already taken by an earlier prototype of the same
@@ -1176,7 +1205,8 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
     if (rc == 0 && fresh_head && t->cfg->addon_init_gain > 0)
         rc = init_addon_from_features(t, m, e);
     if (rc == 0 && fresh_head && t->cfg->proto_init_latent) {
-        rc = init_protos_from_latents(t, m, e);
+        rc = t->cfg->proto_init_latent == 2 ? init_protos_kmeans(t, m, e)
+                                            : init_protos_from_latents(t, m, e);
     } else if (rc == 0 && s->epoch > 0 && prev && !plain && !after_pretrain) {
         /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but
          * the prototypes' sources (not in the checkpoint) come from the previous phase */

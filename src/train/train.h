@@ -40,8 +40,9 @@ typedef struct {
                                  (0: the backbone stays frozen) */
     int warmup_projected;  /* the last N warm-up epochs start with a projection and keep the
                               prototypes fixed on those training latents */
-    int proto_init_latent; /* prototypes start as latents of random training records of
-                              their class (else N(0,1), the authors' init) */
+    int proto_init_latent; /* 1: prototypes start as latents of random training records
+                              of their class; 2: at the k-means centres (cosine) of the
+                              class's training latents; 0: N(0,1), the authors' init */
     float addon_init_gain; /* > 0: the add-on starts as z_d = sigmoid(gain (h_d - mean_d) /
                               std_d) over the training features (W0 = I, W2 diagonal);
                               0: PyTorch's init, as the authors */
