@@ -845,57 +845,40 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
 
 /* ---- projection --------------------------------------------------------------------- */
 
-/* Sets each prototype of class c to the latent z of a training record of class c drawn
- * at random (seeded; distinct records while there are enough). Classes without a
- * training positive keep their N(0,1) prototypes. */
+/* Starts the K prototypes of each class c on the latents z of its training records:
+ * proto_init_latent 1: the latents of K of them drawn at random (seeded; distinct records
+ * while there are enough); 2: the centres of a spherical k-means (K clusters, cosine;
+ * train/kmeans.h) of those latents, so the class's prototypes start spread over them and
+ * projection moves each onto the record nearest its centre. Classes without a training
+ * positive keep their N(0,1) prototypes. */
 static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
     pe_net *net = &m->net;
     long n = t->split[0].n;
-    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class;
+    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class, kmeans = t->cfg->proto_init_latent == 2;
     float *z = malloc((size_t)n * D * sizeof(float));
+    float *zc = kmeans ? malloc((size_t)n * D * sizeof(float)) : NULL;
     long *pos = malloc((size_t)(n + 1) * sizeof(long));
-    int rc = (z && pos) ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
-                        : pe_fail(e, "out of memory");
+    int rc = (z && pos && (zc || !kmeans)) ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
+                                           : pe_fail(e, "out of memory");
     pe_rng r;
-    pe_rng_seed(&r, t->cfg->seed ^ 0x70726f746fULL);
+    pe_rng_seed(&r, t->cfg->seed ^ (kmeans ? 0x6b6d65616e73ULL : 0x70726f746fULL));
     for (int c = 0; rc == 0 && c < C_; c++) {
+        float *protos = net->params + net->protos + (size_t)c * K * D;
         long np = 0;
         for (long j = 0; j < n; j++)
             if (t->y[0][j * C_ + c]) pos[np++] = j;
+        if (np == 0) continue;
+        if (kmeans) {
+            for (long i = 0; i < np; i++)
+                memcpy(zc + (size_t)i * D, z + (size_t)pos[i] * D, (size_t)D * sizeof(float));
+            rc = pe_kmeans_cosine(zc, np, D, K, 100, &r, protos, NULL, e);
+            continue;
+        }
         pe_rng_shuffle(&r, pos, np); /* then take the first K (cycling) */
-        for (int k = 0; np > 0 && k < K; k++)
-            memcpy(net->params + net->protos + (size_t)(c * K + k) * D, z + (size_t)pos[k % np] * D,
-                   (size_t)D * sizeof(float));
+        for (int k = 0; k < K; k++)
+            memcpy(protos + (size_t)k * D, z + (size_t)pos[k % np] * D, (size_t)D * sizeof(float));
     }
-    free(z), free(pos);
-    return rc;
-}
-
-/* Sets the K prototypes of each class c to the centres of a spherical k-means (K
- * clusters, cosine; train/kmeans.h) of the latents z of the training records of class c:
- * the class's prototypes start spread over its latents, and projection then moves each
- * onto the record nearest its centre. Classes without a training positive keep their
- * N(0,1) prototypes. */
-static int init_protos_kmeans(trainer *t, pe_model *m, pe_error *e) {
-    pe_net *net = &m->net;
-    long n = t->split[0].n;
-    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class;
-    float *z = malloc((size_t)n * D * sizeof(float));
-    float *zc = malloc((size_t)n * D * sizeof(float));
-    int rc = (z && zc) ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
-                       : pe_fail(e, "out of memory");
-    pe_rng r;
-    pe_rng_seed(&r, t->cfg->seed ^ 0x6b6d65616e73ULL);
-    for (int c = 0; rc == 0 && c < C_; c++) {
-        long np = 0;
-        for (long j = 0; j < n; j++)
-            if (t->y[0][j * C_ + c])
-                memcpy(zc + (size_t)np++ * D, z + (size_t)j * D, (size_t)D * sizeof(float));
-        if (np > 0)
-            rc = pe_kmeans_cosine(zc, np, D, K, 100, &r, net->params + net->protos + (size_t)c * K * D,
-                                  NULL, e);
-    }
-    free(z), free(zc);
+    free(z), free(zc), free(pos);
     return rc;
 }
 
@@ -1205,8 +1188,7 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
     if (rc == 0 && fresh_head && t->cfg->addon_init_gain > 0)
         rc = init_addon_from_features(t, m, e);
     if (rc == 0 && fresh_head && t->cfg->proto_init_latent) {
-        rc = t->cfg->proto_init_latent == 2 ? init_protos_kmeans(t, m, e)
-                                            : init_protos_from_latents(t, m, e);
+        rc = init_protos_from_latents(t, m, e);
     } else if (rc == 0 && s->epoch > 0 && prev && !plain && !after_pretrain) {
         /* resumed inside the phase: run_epochs takes the weights from the checkpoint, but
          * the prototypes' sources (not in the checkpoint) come from the previous phase */
