@@ -845,43 +845,6 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
 
 /* ---- projection --------------------------------------------------------------------- */
 
-/* Starts the K prototypes of each class c on the latents z of its training records:
- * proto_init_latent 1: the latents of K of them drawn at random (seeded; distinct records
- * while there are enough); 2: the centres of a spherical k-means (K clusters, cosine;
- * train/kmeans.h) of those latents, so the class's prototypes start spread over them and
- * projection moves each onto the record nearest its centre. Classes without a training
- * positive keep their N(0,1) prototypes. */
-static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
-    pe_net *net = &m->net;
-    long n = t->split[0].n;
-    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class, kmeans = t->cfg->proto_init_latent == 2;
-    float *z = malloc((size_t)n * D * sizeof(float));
-    float *zc = kmeans ? malloc((size_t)n * D * sizeof(float)) : NULL;
-    long *pos = malloc((size_t)(n + 1) * sizeof(long));
-    int rc = (z && pos && (zc || !kmeans)) ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
-                                           : pe_fail(e, "out of memory");
-    pe_rng r;
-    pe_rng_seed(&r, t->cfg->seed ^ (kmeans ? 0x6b6d65616e73ULL : 0x70726f746fULL));
-    for (int c = 0; rc == 0 && c < C_; c++) {
-        float *protos = net->params + net->protos + (size_t)c * K * D;
-        long np = 0;
-        for (long j = 0; j < n; j++)
-            if (t->y[0][j * C_ + c]) pos[np++] = j;
-        if (np == 0) continue;
-        if (kmeans) {
-            for (long i = 0; i < np; i++)
-                memcpy(zc + (size_t)i * D, z + (size_t)pos[i] * D, (size_t)D * sizeof(float));
-            rc = pe_kmeans_cosine(zc, np, D, K, 100, &r, protos, NULL, e);
-            continue;
-        }
-        pe_rng_shuffle(&r, pos, np); /* then take the first K (cycling) */
-        for (int k = 0; k < K; k++)
-            memcpy(protos + (size_t)k * D, z + (size_t)pos[k % np] * D, (size_t)D * sizeof(float));
-    }
-    free(z), free(zc), free(pos);
-    return rc;
-}
-
 /* Moves each prototype onto the most similar latent z (n_train, D) of a training record
  * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
  * source. distinct = 1 skips records already taken by an earlier prototype of the same
@@ -968,16 +931,59 @@ static int init_addon_from_features(trainer *t, pe_model *m, pe_error *e) {
     return rc;
 }
 
-/* Projection from the cached features: z = sigmoid(W2 relu(W0 h + b0) + b2). */
-static double reproject(trainer *t, pe_model *m) {
-    pe_net *net = &m->net;
+/* The latents of the training records into t->Z from the cached features t->H
+ * (train_features): z = sigmoid(W2 relu(W0 h + b0) + b2). */
+static void cached_latents(trainer *t, const pe_net *net) {
     const float *p = net->params;
     int n = (int)t->split[0].n, F = net->feat_dim, D = net->cfg.latent_dim;
     pe_linear_forward(t->Ztmp, t->H, p + net->addon_w0, p + net->addon_b0, n, F, D);
     pe_relu_forward(t->Ztmp, t->Ztmp, (size_t)n * D);
     pe_linear_forward(t->Z, t->Ztmp, p + net->addon_w2, p + net->addon_b2, n, D, D);
     pe_sigmoid_forward(t->Z, t->Z, (size_t)n * D);
+}
+
+/* Projection from the cached features (the warm-up's projected epochs). */
+static double reproject(trainer *t, pe_model *m) {
+    cached_latents(t, &m->net);
     return project_onto(t, m, t->Z, 0, 1);
+}
+
+/* Starts the K prototypes of each class c on the latents z of its training records:
+ * proto_init_latent 1: the latents of K of them drawn at random (seeded; distinct records
+ * while there are enough); 2: the centres of a spherical k-means (K clusters, cosine;
+ * train/kmeans.h) of those latents, so the class's prototypes start spread over them and
+ * projection moves each onto the record nearest its centre. Classes without a training
+ * positive keep their N(0,1) prototypes. */
+static int init_protos_from_latents(trainer *t, pe_model *m, pe_error *e) {
+    pe_net *net = &m->net;
+    long n = t->split[0].n;
+    int D = net->cfg.latent_dim, K = net->cfg.protos_per_class, kmeans = t->cfg->proto_init_latent == 2;
+    int rc = t->H ? 0 : train_features(t, net, e); /* the add-on's start may have cached them */
+    float *zc = kmeans ? malloc((size_t)n * D * sizeof(float)) : NULL;
+    long *pos = malloc((size_t)(n + 1) * sizeof(long));
+    if (rc == 0 && (!pos || (kmeans && !zc))) rc = pe_fail(e, "out of memory");
+    if (rc == 0) cached_latents(t, net);
+    const float *z = t->Z;
+    pe_rng r;
+    pe_rng_seed(&r, t->cfg->seed ^ (kmeans ? 0x6b6d65616e73ULL : 0x70726f746fULL));
+    for (int c = 0; rc == 0 && c < C_; c++) {
+        float *protos = net->params + net->protos + (size_t)c * K * D;
+        long np = 0;
+        for (long j = 0; j < n; j++)
+            if (t->y[0][j * C_ + c]) pos[np++] = j;
+        if (np == 0) continue;
+        if (kmeans) {
+            for (long i = 0; i < np; i++)
+                memcpy(zc + (size_t)i * D, z + (size_t)pos[i] * D, (size_t)D * sizeof(float));
+            rc = pe_kmeans_cosine(zc, np, D, K, 100, &r, protos, NULL, e);
+            continue;
+        }
+        pe_rng_shuffle(&r, pos, np); /* then take the first K (cycling) */
+        for (int k = 0; k < K; k++)
+            memcpy(protos + (size_t)k * D, z + (size_t)pos[k % np] * D, (size_t)D * sizeof(float));
+    }
+    free(zc), free(pos);
+    return rc;
 }
 
 /* ---- phases -------------------------------------------------------------------------- */
