@@ -17,13 +17,13 @@ static double dot(const float *a, const float *b, int D) {
     return s;
 }
 
-/* Index of the centre (k, D) of highest cosine with the unit row x; *best its cosine. */
-static int nearest(const float *x, const float *centres, int k, int D, double *best) {
+/* Index of the centre (k, D) of highest cosine with the unit row x (lowest on ties). */
+static int nearest(const float *x, const float *centres, int k, int D) {
     int arg = 0;
-    *best = -INFINITY;
+    double best = -INFINITY;
     for (int j = 0; j < k; j++) {
         double c = dot(x, centres + (size_t)j * D, D);
-        if (c > *best) *best = c, arg = j;
+        if (c > best) best = c, arg = j;
     }
     return arg;
 }
@@ -66,8 +66,7 @@ int pe_kmeans_cosine(const float *X, long n, int D, int k, int iters, pe_rng *r,
     for (int it = 0; it < iters; it++) {
         int changed = 0;
         for (long i = 0; i < n; i++) {
-            double best;
-            int j = nearest(U + (size_t)i * D, centres, k, D, &best);
+            int j = nearest(U + (size_t)i * D, centres, k, D);
             changed |= j != a[i];
             a[i] = j;
         }
@@ -87,10 +86,7 @@ int pe_kmeans_cosine(const float *X, long n, int D, int k, int iters, pe_rng *r,
         }
     }
     if (assign)
-        for (long i = 0; i < n; i++) {
-            double best;
-            assign[i] = nearest(U + (size_t)i * D, centres, k, D, &best);
-        }
+        for (long i = 0; i < n; i++) assign[i] = nearest(U + (size_t)i * D, centres, k, D);
     free(U), free(dist), free(a), free(sum);
     return 0;
 }
