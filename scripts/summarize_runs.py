@@ -2,7 +2,8 @@
 """Summarizes training runs (RUNDIRs of `protoecg train`, evaluated by `protoecg eval
 --json RUNDIR/eval_test.json` and `.../eval_test_resnet18.json`) into the tables of
 REPORT.md: test macro-AUROC per stage and seed, the plain ResNet-18, per-class AUROC,
-wall time per stage. Standard library only.
+wall time per stage; with `eval --compare RUNDIR/pretrain.safetensors` in eval_test.json,
+the paired difference to the ResNet-18 and its interval. Standard library only.
 
   python3 scripts/summarize_runs.py RUNDIR... [--markdown FILE] [--json FILE]
 """
@@ -39,9 +40,10 @@ def main():
                 stages.append(s)
         out["runs"].append({"run": run, "seed": cfg.get("seed"), "results": res,
                             "final": ev, "resnet18": base})
+    paired = all("comparison" in r["final"] for r in out["runs"])
     lines = ["| seed | plain ResNet-18 | " + " | ".join(f"after {s}" for s in stages if s != "pretrain")
-             + " | final 95% CI |",
-             "|---" * (len(stages) + 2) + "|"]
+             + " | final 95% CI |" + (" final - ResNet-18 (paired 95% CI) |" if paired else ""),
+             "|---" * (len(stages) + 2 + paired) + "|"]
     cols = {s: [] for s in stages}
     base_vals, final_vals = [], []
     for r in out["runs"]:
@@ -57,12 +59,20 @@ def main():
         base_vals.append(b)
         final_vals.append(f)
         ci = r["final"].get("macro_auroc_ci95", [None, None])
+        diff = ""
+        if paired:
+            c = r["final"]["comparison"]
+            lo, hi = c.get("difference_ci95", [None, None])
+            diff = f" {c['difference']:+.3f} ({lo:+.3f} to {hi:+.3f}) |" if lo is not None else \
+                f" {c['difference']:+.3f} |"
         lines.append(f"| {r['seed']} | {fmt(b)} | " + " | ".join(vals) +
-                     f" | {fmt(ci[0])}-{fmt(ci[1])} |")
+                     f" | {fmt(ci[0])}-{fmt(ci[1])} |" + diff)
     mean = lambda xs: statistics.mean([x for x in xs if x is not None]) if any(
         x is not None for x in xs) else None
     lines.append(f"| mean | {fmt(mean(base_vals))} | " +
-                 " | ".join(fmt(mean(cols[s])) for s in stages if s != "pretrain") + " | |")
+                 " | ".join(fmt(mean(cols[s])) for s in stages if s != "pretrain") + " | |" +
+                 (f" {mean([r['final']['comparison']['difference'] for r in out['runs']]):+.3f} |"
+                  if paired else ""))
     lines.append("")
     # wall time per stage
     lines.append("| seed | " + " | ".join(f"{s} (s)" for s in stages) + " |")

@@ -12,7 +12,9 @@
 #     every section, 4 example articles, and every ECG drawing has 12 leads + 1 rhythm
 #     strip; headless Chromium (scripts/browser_check) renders it offline without a
 #     network request or console message (skipped without Chromium);
-#   - usage errors exit 2, a missing run exits 1 naming the file.
+#   - eval --compare: the baseline's macro-AUROC as in the report, the difference inside
+#     its paired bootstrap interval, a model against itself 0 with the interval [0, 0];
+#   - usage errors exit 2, a missing run (or --compare model) exits 1 naming the file.
 # Usage: tests/cli_report.sh path/to/protoecg. Skips (77) without the shared data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,18 @@ start=$SECONDS
 echo "report: $((SECONDS - start)) s, $(stat -c %s "$tmp/report.html") bytes of HTML"
 "$bin" eval --model "$tmp/run/model.safetensors" --ptbxl "$data" --bootstrap 0 --quiet \
   --threads 1 --predictions "$tmp/pred.csv" --json "$tmp/eval.json" >/dev/null 2>&1 || fail "eval failed"
+# eval --compare: the final model against its baseline, and against itself
+for other in pretrain model; do
+  "$bin" eval --model "$tmp/run/model.safetensors" --ptbxl "$data" --bootstrap "$boot" --quiet \
+    --threads 1 --compare "$tmp/run/$other.safetensors" --json "$tmp/cmp_$other.json" >/dev/null 2>&1 ||
+    fail "eval --compare $other failed"
+done
+set +e
+msg=$("$bin" eval --model "$tmp/run/model.safetensors" --ptbxl "$data" --quiet --threads 1 \
+  --compare "$tmp/missing.safetensors" 2>&1 >/dev/null)
+rc=$?
+set -e
+[[ $rc == 1 && "$msg" == *missing.safetensors* ]] || fail "eval --compare of a missing model: rc $rc: $msg"
 
 # 3. the JSON against results.json, metrics.jsonl, sklearn and the example rule
 "$py" - "$tmp" <<'EOF' || fail "JSON checks"
@@ -77,6 +91,19 @@ for name, phase in [("final", "model"), ("baseline", "pretrain")]:
 g = r["prototypes"]
 check(g["n_prototypes"] == 32 and g["protos_per_class"] == 2 and len(g["classes"]) == C, "prototypes")
 check(1 <= len(g["cards"]) <= 4, "cards")
+
+# eval --compare: the baseline's figure is the report's, the difference final - baseline
+# lies in its paired interval; a model against itself differs by exactly 0
+for other, base in (("pretrain", r["baseline"]["macro_auroc"]), ("model", r["final"]["macro_auroc"])):
+    cmp = json.load(open(f"{tmp}/cmp_{other}.json"))
+    c = cmp.get("comparison", {})
+    check(abs(c.get("macro_auroc", -1) - base) < 1e-12, f"--compare {other}: {c.get('macro_auroc')} != {base}")
+    d = cmp["macro_auroc"] - base
+    check(abs(c.get("difference", -9) - d) < 1e-12, f"--compare {other}: difference {c.get('difference')} != {d}")
+    lo, hi = c.get("difference_ci95", [None, None])
+    check(lo is not None and lo <= d <= hi, f"--compare {other}: {d} outside [{lo}, {hi}]")
+    if other == "model":
+        check(lo == 0 and hi == 0, f"a model against itself: CI [{lo}, {hi}]")
 
 # the final model's predictions, as written by protoecg eval
 rows = list(csv.DictReader(open(f"{tmp}/pred.csv")))

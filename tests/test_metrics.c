@@ -316,6 +316,73 @@ static void test_bootstrap(void) {
     free(cls), free(mult), free(y2), free(s2), free(y), free(s);
 }
 
+/* Paired bootstrap of two score sets on the same labels: resample k of both reports holds
+ * the same records, so the difference of their resample-0 macro AUROCs equals the
+ * difference of the macro AUROCs of one explicit resample; a model against itself gives
+ * [0, 0]; for two correlated models the paired interval is narrower than the interval
+ * of differences of independently drawn resamples (the shared resampling noise cancels). */
+static void test_paired_bootstrap(void) {
+    const size_t n = 1500;
+    const int C = 8, B = 300;
+    double prev[8] = {0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.003, 0.15};
+    uint8_t *y = malloc(n * C), *y2 = malloc(n * C);
+    float *sa = malloc(n * C * sizeof *sa), *sb = malloc(n * C * sizeof *sb);
+    float *a2 = malloc(n * C * sizeof *a2), *b2 = malloc(n * C * sizeof *b2);
+    synth(y, sa, n, C, prev, 11);
+    pe_rng r;
+    pe_rng_seed(&r, 12);
+    for (size_t i = 0; i < n * C; i++) sb[i] = sa[i] + 0.05f * (float)pe_rng_normal(&r);
+    pe_error e = {{0}};
+    pe_bootstrap_report ra, rb, ra2, rs, rb4;
+    pe_rng_seed(&r, 3);
+    CHECK(pe_bootstrap_auroc(y, sa, n, C, B, 0.95, &r, &ra, &e) == 0);
+    pe_rng_seed(&r, 3);
+    CHECK(pe_bootstrap_auroc(y, sb, n, C, B, 0.95, &r, &rb, &e) == 0);
+    pe_rng_seed(&r, 3);
+    CHECK(pe_bootstrap_auroc(y, sa, n, C, B, 0.95, &r, &ra2, &e) == 0);
+    pe_rng_seed(&r, 4);
+    CHECK(pe_bootstrap_auroc(y, sb, n, C, B, 0.95, &r, &rb4, &e) == 0);
+
+    pe_rng_seed(&r, 3); /* the first resample, drawn explicitly */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = pe_rng_below(&r, n);
+        memcpy(y2 + i * C, y + j * C, C);
+        memcpy(a2 + i * C, sa + j * C, C * sizeof *a2);
+        memcpy(b2 + i * C, sb + j * C, C * sizeof *b2);
+    }
+    pe_auroc_report fa, fb, full_a, full_b;
+    CHECK(pe_macro_auroc(y2, a2, n, C, &fa, &e) == 0);
+    CHECK(pe_macro_auroc(y2, b2, n, C, &fb, &e) == 0);
+    CHECK_CLOSE(ra.macro[0] - rb.macro[0], fa.macro - fb.macro, 1e-12, 0);
+
+    double lo, hi;
+    int kept = -1;
+    CHECK(pe_bootstrap_paired_diff(&ra, &rb, &lo, &hi, &kept, &e) == 0);
+    CHECK(pe_macro_auroc(y, sa, n, C, &full_a, &e) == 0);
+    CHECK(pe_macro_auroc(y, sb, n, C, &full_b, &e) == 0);
+    double d = full_a.macro - full_b.macro;
+    double ulo, uhi;
+    CHECK(pe_bootstrap_paired_diff(&ra, &rb4, &ulo, &uhi, NULL, &e) == 0);
+    printf("paired: A %.4f B %.4f, A - B %.4f, 95%% CI [%.4f, %.4f]; unpaired [%.4f, %.4f]\n",
+           full_a.macro, full_b.macro, d, lo, hi, ulo, uhi);
+    CHECK(kept == B);
+    CHECK(lo < d && d < hi);
+    CHECK(hi - lo < 0.7 * (uhi - ulo));
+    CHECK(pe_bootstrap_paired_diff(&ra, &ra2, &lo, &hi, NULL, &e) == 0);
+    CHECK(lo == 0.0 && hi == 0.0);
+
+    pe_rng_seed(&r, 3);
+    CHECK(pe_bootstrap_auroc(y, sa, n, C, B / 2, 0.95, &r, &rs, &e) == 0);
+    CHECK(pe_bootstrap_paired_diff(&ra, &rs, &lo, &hi, NULL, &e) == -1);
+    CHECK_CONTAINS(e.msg, "same resamples");
+
+    pe_auroc_report_free(&fa), pe_auroc_report_free(&fb);
+    pe_auroc_report_free(&full_a), pe_auroc_report_free(&full_b);
+    pe_bootstrap_report_free(&ra), pe_bootstrap_report_free(&rb);
+    pe_bootstrap_report_free(&ra2), pe_bootstrap_report_free(&rs), pe_bootstrap_report_free(&rb4);
+    free(y), free(y2), free(sa), free(sb), free(a2), free(b2);
+}
+
 int main(void) {
     cJSON *root = golden_json_load("metrics.json");
     if (!root) TEST_END();
@@ -327,5 +394,6 @@ int main(void) {
     cJSON_Delete(root);
     test_errors();
     test_bootstrap();
+    test_paired_bootstrap();
     TEST_END();
 }

@@ -20,6 +20,8 @@ static void usage(FILE *f) {
             "  --split test|val      split to score (default test); thresholds are tuned on val\n"
             "  --json FILE           metrics as JSON (top-level macro_auroc)\n"
             "  --predictions FILE    per-record CSV: ecg_id, true labels, probabilities\n"
+            "  --compare M2          also score model M2 on the same records: the macro-AUROC\n"
+            "                        difference M - M2 with a paired bootstrap 95%% interval\n"
             "  --bootstrap N         bootstrap resamples for 95%% intervals (default 1000)\n"
             "  --seed N              bootstrap seed (default 0)\n"
             "  --cache FILE          filtered cache to use/create (default next to the model)\n"
@@ -46,8 +48,67 @@ static int write_predictions(const char *path, const pe_split_pred *sp, pe_error
 
 static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
 
+/* --compare: model `path` scored on the records of `ref` (the split just evaluated),
+ * bootstrapped with the same seed (so each resample holds the same records as ref's),
+ * printed and added to json as "comparison". */
+static int compare_model(const char *path, const char *root, int split, const pe_split_pred *ref,
+                         const pe_auroc_report *ar, const pe_bootstrap_report *br, int n_boot,
+                         int seed, int quiet, pe_precision prec, cJSON *json, pe_error *e) {
+    pe_model m;
+    if (pe_model_load(&m, path, 64, 1, e)) return -1;
+    pe_net_set_precision(&m.net, prec, NULL);
+    pe_cache raw;
+    memset(&raw, 0, sizeof raw);
+    pe_split_pred sp;
+    memset(&sp, 0, sizeof sp);
+    pe_auroc_report a2 = {0};
+    pe_bootstrap_report b2 = {0};
+    size_t n = (size_t)ref->view.n;
+    int rc = cli_raw_cache(&m, path, root, NULL, quiet, &raw, e);
+    if (rc == 0) rc = pe_evaluate_model(&m, &raw, split, &sp, e);
+    if (rc == 0 && (size_t)sp.view.n != n)
+        rc = pe_fail(e, "%s: scored %ld records where the first model had %zu", path,
+                     sp.view.n, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (pe_split_pred_ecg_id(&sp, (long)i) != pe_split_pred_ecg_id(ref, (long)i) ||
+            memcmp(sp.labels + i * PE_NUM_CLASSES, ref->labels + i * PE_NUM_CLASSES,
+                   PE_NUM_CLASSES))
+            rc = pe_fail(e, "%s: record %zu (ecg_id %d) differs from the first model's split",
+                         path, i, pe_split_pred_ecg_id(&sp, (long)i));
+    if (rc == 0) rc = pe_macro_auroc(sp.labels, sp.probs, n, PE_NUM_CLASSES, &a2, e);
+    double lo = NAN, hi = NAN;
+    if (rc == 0 && n_boot > 0) {
+        pe_rng r;
+        pe_rng_seed(&r, (uint64_t)seed);
+        rc = pe_bootstrap_auroc(sp.labels, sp.probs, n, PE_NUM_CLASSES, n_boot, 0.95, &r, &b2, e);
+        if (rc == 0) rc = pe_bootstrap_paired_diff(br, &b2, &lo, &hi, NULL, e);
+    }
+    if (rc == 0) {
+        double d = ar->macro - a2.macro;
+        printf("\ncompared with %s: macro-AUROC %.4f; difference %+.4f", path, a2.macro, d);
+        if (n_boot > 0) printf(" (95%% CI %+.4f to %+.4f, paired bootstrap)", lo, hi);
+        printf("\n");
+        cJSON *o = cJSON_AddObjectToObject(json, "comparison");
+        cJSON_AddStringToObject(o, "model", path);
+        cJSON_AddNumberToObject(o, "macro_auroc", a2.macro);
+        cJSON_AddNumberToObject(o, "difference", d);
+        if (n_boot > 0) {
+            cJSON *ci = cJSON_AddArrayToObject(o, "difference_ci95");
+            cJSON_AddItemToArray(ci, num_or_null(lo));
+            cJSON_AddItemToArray(ci, num_or_null(hi));
+        }
+    }
+    if (a2.auroc) pe_auroc_report_free(&a2);
+    if (b2.macro) pe_bootstrap_report_free(&b2);
+    pe_split_pred_free(&sp);
+    pe_cache_close(&raw);
+    pe_model_free(&m);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *model_path = NULL, *root = NULL, *json = NULL, *pred = NULL, *cache = NULL;
+    const char *compare = NULL;
     const char *split_name = "test", *v;
     int n_boot = 1000, seed = 0, quiet = 0, threads = 0;
     pe_precision prec = PE_PREC_FP32;
@@ -56,6 +117,7 @@ int cmd_eval(int argc, char **argv) {
             arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--json", &json) ||
             arg_value(argc, argv, &i, "--predictions", &pred) ||
             arg_value(argc, argv, &i, "--cache", &cache) ||
+            arg_value(argc, argv, &i, "--compare", &compare) ||
             arg_value(argc, argv, &i, "--split", &split_name))
             continue;
         int k = arg_bootstrap_opts(argc, argv, &i, &n_boot, &seed, &threads);
@@ -171,6 +233,9 @@ int cmd_eval(int argc, char **argv) {
             cJSON_AddItemToArray(pc, o);
         }
     }
+    if (rc == 0 && compare)
+        rc = compare_model(compare, root, split, &tst, &ar, &br, n_boot, seed, quiet, prec,
+                           root_json, &e);
     if (rc == 0 && json) {
         char *s = cJSON_Print(root_json);
         rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");

@@ -298,6 +298,26 @@ double pe_quantile(double *v, size_t m, double q) {
     return v[lo] + frac * (v[lo + 1] - v[lo]);
 }
 
+int pe_bootstrap_paired_diff(const pe_bootstrap_report *a, const pe_bootstrap_report *b,
+                             double *lo, double *hi, int *n_kept, pe_error *e) {
+    if (a->B != b->B || a->C != b->C || a->level != b->level || a->B <= 0)
+        return pe_fail(e, "metrics: paired bootstrap needs two reports with the same "
+                          "resamples, classes and level (B %d / %d, C %d / %d)",
+                       a->B, b->B, a->C, b->C);
+    double *d = malloc((size_t)a->B * sizeof *d);
+    if (!d) return pe_fail(e, "metrics: out of memory for a paired bootstrap");
+    int kept = 0;
+    for (int k = 0; k < a->B; k++) {
+        d[k] = a->macro[k] - b->macro[k]; /* NaN where either resample was dropped */
+        kept += !isnan(d[k]);
+    }
+    *lo = pe_quantile(d, (size_t)a->B, (1.0 - a->level) / 2);
+    *hi = pe_quantile(d, (size_t)a->B, (1.0 + a->level) / 2);
+    if (n_kept) *n_kept = kept;
+    free(d);
+    return 0;
+}
+
 void pe_bootstrap_report_free(pe_bootstrap_report *r) {
     if (!r) return;
     free(r->macro);

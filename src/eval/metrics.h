@@ -137,6 +137,14 @@ int pe_bootstrap_auroc(const uint8_t *y, const float *scores, size_t n, int C, i
                        double level, pe_rng *rng, pe_bootstrap_report *r, pe_error *e);
 void pe_bootstrap_report_free(pe_bootstrap_report *r);
 
+/* Paired comparison of two models on the same records: a and b are bootstraps of their
+ * scores drawn from the same seed on the same labels, so resample k holds the same
+ * records in both. The interval [*lo, *hi] is that of the differences a->macro[k] -
+ * b->macro[k] over the resamples kept by both (same quantiles as above); *n_kept (may
+ * be NULL) receives their number. Fails when the reports' B, C or level differ. */
+int pe_bootstrap_paired_diff(const pe_bootstrap_report *a, const pe_bootstrap_report *b,
+                             double *lo, double *hi, int *n_kept, pe_error *e);
+
 /* The q-quantile (q in [0,1]) of v[0..m-1] ignoring NaNs, with numpy's default linear
  * interpolation: h = (k-1) q over the k sorted non-NaN values, v[floor h] + (h - floor h)
  * * (v[floor h + 1] - v[floor h]). Sorts v in place (NaNs moved to the end). Returns NAN
