@@ -48,62 +48,41 @@ static int write_predictions(const char *path, const pe_split_pred *sp, pe_error
 
 static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
 
-/* --compare: model `path` scored on the records of `ref` (the split just evaluated),
- * bootstrapped with the same seed (so each resample holds the same records as ref's),
+/* --compare: model cmp->path scored on the records of `ref` (the split just evaluated)
+ * with the same bootstrap seed, so each resample holds the same records in both;
  * printed and added to json as "comparison". */
-static int compare_model(const char *path, const char *root, int split, const pe_split_pred *ref,
-                         const pe_auroc_report *ar, const pe_bootstrap_report *br, int n_boot,
-                         int seed, int quiet, pe_precision prec, cJSON *json, pe_error *e) {
-    pe_model m;
-    if (pe_model_load(&m, path, 64, 1, e)) return -1;
-    pe_net_set_precision(&m.net, prec, NULL);
-    pe_cache raw;
-    memset(&raw, 0, sizeof raw);
-    pe_split_pred sp;
-    memset(&sp, 0, sizeof sp);
-    pe_auroc_report a2 = {0};
-    pe_bootstrap_report b2 = {0};
-    size_t n = (size_t)ref->view.n;
-    int rc = cli_raw_cache(&m, path, root, NULL, quiet, &raw, e);
-    if (rc == 0) rc = pe_evaluate_model(&m, &raw, split, &sp, e);
-    if (rc == 0 && (size_t)sp.view.n != n)
-        rc = pe_fail(e, "%s: scored %ld records where the first model had %zu", path,
-                     sp.view.n, n);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (pe_split_pred_ecg_id(&sp, (long)i) != pe_split_pred_ecg_id(ref, (long)i) ||
-            memcmp(sp.labels + i * PE_NUM_CLASSES, ref->labels + i * PE_NUM_CLASSES,
+static int compare_model(cli_model_eval *cmp, const cli_model_eval *ref, const char *root,
+                         int split, pe_precision prec, int seed, int quiet, cJSON *json,
+                         pe_error *e) {
+    int rc = cli_model_evaluate(cmp, root, NULL, split, prec, "eval", ref->n_boot, seed, quiet, e);
+    size_t n = (size_t)ref->pred.view.n;
+    if (rc == 0 && (size_t)cmp->pred.view.n != n)
+        rc = pe_fail(e, "%s: scored %ld records where the first model had %zu", cmp->path,
+                     cmp->pred.view.n, n);
+    for (long i = 0; rc == 0 && i < (long)n; i++)
+        if (pe_split_pred_ecg_id(&cmp->pred, i) != pe_split_pred_ecg_id(&ref->pred, i) ||
+            memcmp(cmp->pred.labels + i * PE_NUM_CLASSES, ref->pred.labels + i * PE_NUM_CLASSES,
                    PE_NUM_CLASSES))
-            rc = pe_fail(e, "%s: record %zu (ecg_id %d) differs from the first model's split",
-                         path, i, pe_split_pred_ecg_id(&sp, (long)i));
-    if (rc == 0) rc = pe_macro_auroc(sp.labels, sp.probs, n, PE_NUM_CLASSES, &a2, e);
+            rc = pe_fail(e, "%s: record %ld (ecg_id %d) differs from the first model's split",
+                         cmp->path, i, pe_split_pred_ecg_id(&cmp->pred, i));
     double lo = NAN, hi = NAN;
-    if (rc == 0 && n_boot > 0) {
-        pe_rng r;
-        pe_rng_seed(&r, (uint64_t)seed);
-        rc = pe_bootstrap_auroc(sp.labels, sp.probs, n, PE_NUM_CLASSES, n_boot, 0.95, &r, &b2, e);
-        if (rc == 0) rc = pe_bootstrap_paired_diff(br, &b2, &lo, &hi, NULL, e);
+    if (rc == 0 && ref->n_boot > 0)
+        rc = pe_bootstrap_paired_diff(&ref->br, &cmp->br, &lo, &hi, NULL, e);
+    if (rc) return rc;
+    double d = ref->ar.macro - cmp->ar.macro;
+    printf("\ncompared with %s: macro-AUROC %.4f; difference %+.4f", cmp->path, cmp->ar.macro, d);
+    if (ref->n_boot > 0) printf(" (95%% CI %+.4f to %+.4f, paired bootstrap)", lo, hi);
+    printf("\n");
+    cJSON *o = cJSON_AddObjectToObject(json, "comparison");
+    cJSON_AddStringToObject(o, "model", cmp->path);
+    cJSON_AddNumberToObject(o, "macro_auroc", cmp->ar.macro);
+    cJSON_AddNumberToObject(o, "difference", d);
+    if (ref->n_boot > 0) {
+        cJSON *ci = cJSON_AddArrayToObject(o, "difference_ci95");
+        cJSON_AddItemToArray(ci, num_or_null(lo));
+        cJSON_AddItemToArray(ci, num_or_null(hi));
     }
-    if (rc == 0) {
-        double d = ar->macro - a2.macro;
-        printf("\ncompared with %s: macro-AUROC %.4f; difference %+.4f", path, a2.macro, d);
-        if (n_boot > 0) printf(" (95%% CI %+.4f to %+.4f, paired bootstrap)", lo, hi);
-        printf("\n");
-        cJSON *o = cJSON_AddObjectToObject(json, "comparison");
-        cJSON_AddStringToObject(o, "model", path);
-        cJSON_AddNumberToObject(o, "macro_auroc", a2.macro);
-        cJSON_AddNumberToObject(o, "difference", d);
-        if (n_boot > 0) {
-            cJSON *ci = cJSON_AddArrayToObject(o, "difference_ci95");
-            cJSON_AddItemToArray(ci, num_or_null(lo));
-            cJSON_AddItemToArray(ci, num_or_null(hi));
-        }
-    }
-    if (a2.auroc) pe_auroc_report_free(&a2);
-    if (b2.macro) pe_bootstrap_report_free(&b2);
-    pe_split_pred_free(&sp);
-    pe_cache_close(&raw);
-    pe_model_free(&m);
-    return rc;
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -145,55 +124,45 @@ int cmd_eval(int argc, char **argv) {
     }
     set_threads(threads);
     pe_error e = {{0}};
-    pe_model m;
-    pe_cache raw;
-    memset(&raw, 0, sizeof raw);
-    pe_split_pred val, tst;
+    cli_model_eval me, cmp;
+    memset(&me, 0, sizeof me);
+    memset(&cmp, 0, sizeof cmp);
+    pe_split_pred val;
     memset(&val, 0, sizeof val);
-    memset(&tst, 0, sizeof tst);
-    pe_auroc_report ar = {0};
-    pe_bootstrap_report br = {0};
     cJSON *root_json = NULL;
-    int rc = pe_model_load(&m, model_path, 64, 1, &e);
-    if (rc) {
-        fprintf(stderr, "protoecg eval: %s\n", e.msg);
-        return 1;
-    }
-    const char *note = NULL;
-    pe_net_set_precision(&m.net, prec, &note);
-    if (note) fprintf(stderr, "protoecg eval: %s\n", note);
-    rc = cli_raw_cache(&m, model_path, root, cache, quiet, &raw, &e);
-    if (rc == 0) rc = pe_evaluate_model(&m, &raw, PE_SPLIT_VAL, &val, &e);
-    if (rc == 0) rc = pe_evaluate_model(&m, &raw, split, &tst, &e);
-    const uint8_t *yv = val.labels, *yt = tst.labels;
-    size_t n = rc == 0 ? (size_t)tst.view.n : 0;
-    if (rc == 0) rc = pe_macro_auroc(yt, tst.probs, n, PE_NUM_CLASSES, &ar, &e);
-    if (rc == 0 && ar.n_defined == 0)
+    int rc = 0;
+    if ((size_t)snprintf(me.path, sizeof me.path, "%s", model_path) >= sizeof me.path ||
+        (compare && (size_t)snprintf(cmp.path, sizeof cmp.path, "%s", compare) >= sizeof cmp.path))
+        rc = pe_fail(&e, "model path too long");
+    if (rc == 0)
+        rc = cli_model_evaluate(&me, root, cache, split, prec, "eval", n_boot, seed, quiet, &e);
+    if (rc == 0) rc = pe_evaluate_model(&me.m, &me.raw, PE_SPLIT_VAL, &val, &e);
+    const pe_split_pred *tst = &me.pred;
+    const pe_auroc_report *ar = &me.ar;
+    const pe_bootstrap_report *br = &me.br;
+    const uint8_t *yv = val.labels, *yt = tst->labels;
+    size_t n = rc == 0 ? (size_t)tst->view.n : 0;
+    if (rc == 0 && ar->n_defined == 0)
         rc = pe_fail(&e, "no class has both positive and negative records in the %s split: "
                          "AUROC is undefined", split_name);
     double thr[PE_NUM_CLASSES], f1_05[PE_NUM_CLASSES], f1_t[PE_NUM_CLASSES];
     uint8_t tuned[PE_NUM_CLASSES];
     double mf1_05 = 0, mf1_t = 0;
     if (rc == 0) {
-        mf1_05 = pe_f1(yt, tst.probs, n, PE_NUM_CLASSES, NULL, f1_05);
+        mf1_05 = pe_f1(yt, tst->probs, n, PE_NUM_CLASSES, NULL, f1_05);
         rc = pe_tune_thresholds(yv, val.probs, (size_t)val.view.n, PE_NUM_CLASSES, 0.5, thr, NULL,
                                 tuned, &e);
-        if (rc == 0) mf1_t = pe_f1(yt, tst.probs, n, PE_NUM_CLASSES, thr, f1_t);
-    }
-    if (rc == 0 && n_boot > 0) {
-        pe_rng r;
-        pe_rng_seed(&r, (uint64_t)seed);
-        rc = pe_bootstrap_auroc(yt, tst.probs, n, PE_NUM_CLASSES, n_boot, 0.95, &r, &br, &e);
+        if (rc == 0) mf1_t = pe_f1(yt, tst->probs, n, PE_NUM_CLASSES, thr, f1_t);
     }
     if (rc == 0) {
         char undef[512];
-        int nu = pe_auroc_undefined_names(&ar, pe_class_names, undef, sizeof undef);
+        int nu = pe_auroc_undefined_names(ar, pe_class_names, undef, sizeof undef);
         if (nu)
             fprintf(stderr, "warning: AUROC undefined (no positive or no negative %s record) for "
                             "%d class(es), left out of the macro mean: %s\n", split_name, nu, undef);
-        printf("%s: %zu records, macro-AUROC %.4f over %d classes", split_name, n, ar.macro,
-               ar.n_defined);
-        if (n_boot > 0) printf(" (95%% CI %.4f-%.4f, %d bootstrap resamples)", br.lo, br.hi, n_boot);
+        printf("%s: %zu records, macro-AUROC %.4f over %d classes", split_name, n, ar->macro,
+               ar->n_defined);
+        if (n_boot > 0) printf(" (95%% CI %.4f-%.4f, %d bootstrap resamples)", br->lo, br->hi, n_boot);
         printf("\nmacro F1 at 0.5: %.4f; at validation-tuned thresholds: %.4f\n\n", mf1_05, mf1_t);
         printf("%-6s %8s %8s %17s %8s %9s %8s\n", "class", "support", "AUROC", "95% CI", "F1@0.5",
                "val thr", "F1@thr");
@@ -201,12 +170,12 @@ int cmd_eval(int argc, char **argv) {
         cJSON_AddStringToObject(root_json, "model", model_path);
         cJSON_AddStringToObject(root_json, "split", split_name);
         cJSON_AddNumberToObject(root_json, "n_records", (double)n);
-        cJSON_AddNumberToObject(root_json, "macro_auroc", ar.macro);
-        cJSON_AddNumberToObject(root_json, "n_classes_defined", ar.n_defined);
+        cJSON_AddNumberToObject(root_json, "macro_auroc", ar->macro);
+        cJSON_AddNumberToObject(root_json, "n_classes_defined", ar->n_defined);
         if (n_boot > 0) {
             cJSON *ci = cJSON_AddArrayToObject(root_json, "macro_auroc_ci95");
-            cJSON_AddItemToArray(ci, num_or_null(br.lo));
-            cJSON_AddItemToArray(ci, num_or_null(br.hi));
+            cJSON_AddItemToArray(ci, num_or_null(br->lo));
+            cJSON_AddItemToArray(ci, num_or_null(br->hi));
             cJSON_AddNumberToObject(root_json, "bootstrap_resamples", n_boot);
         }
         cJSON_AddNumberToObject(root_json, "macro_f1_at_0.5", mf1_05);
@@ -214,15 +183,15 @@ int cmd_eval(int argc, char **argv) {
         cJSON *und = cJSON_AddArrayToObject(root_json, "undefined_classes");
         cJSON *pc = cJSON_AddArrayToObject(root_json, "per_class");
         for (int c = 0; c < PE_NUM_CLASSES; c++) {
-            double lo = n_boot > 0 ? br.class_lo[c] : NAN, hi = n_boot > 0 ? br.class_hi[c] : NAN;
+            double lo = n_boot > 0 ? br->class_lo[c] : NAN, hi = n_boot > 0 ? br->class_hi[c] : NAN;
             printf("%-6s %8llu %8.4f %8.4f-%-8.4f %8.4f %9.4f %8.4f%s\n", pe_class_names[c],
-                   (unsigned long long)ar.support[c], ar.auroc[c], lo, hi, f1_05[c], thr[c],
-                   f1_t[c], ar.defined[c] ? "" : "  (undefined)");
-            if (!ar.defined[c]) cJSON_AddItemToArray(und, cJSON_CreateString(pe_class_names[c]));
+                   (unsigned long long)ar->support[c], ar->auroc[c], lo, hi, f1_05[c], thr[c],
+                   f1_t[c], ar->defined[c] ? "" : "  (undefined)");
+            if (!ar->defined[c]) cJSON_AddItemToArray(und, cJSON_CreateString(pe_class_names[c]));
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "label", pe_class_names[c]);
-            cJSON_AddNumberToObject(o, "support", (double)ar.support[c]);
-            cJSON_AddItemToObject(o, "auroc", num_or_null(ar.auroc[c]));
+            cJSON_AddNumberToObject(o, "support", (double)ar->support[c]);
+            cJSON_AddItemToObject(o, "auroc", num_or_null(ar->auroc[c]));
             cJSON *ci = cJSON_AddArrayToObject(o, "auroc_ci95");
             cJSON_AddItemToArray(ci, num_or_null(lo));
             cJSON_AddItemToArray(ci, num_or_null(hi));
@@ -234,21 +203,17 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (rc == 0 && compare)
-        rc = compare_model(compare, root, split, &tst, &ar, &br, n_boot, seed, quiet, prec,
-                           root_json, &e);
+        rc = compare_model(&cmp, &me, root, split, prec, seed, quiet, root_json, &e);
     if (rc == 0 && json) {
         char *s = cJSON_Print(root_json);
         rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         free(s);
     }
-    if (rc == 0 && pred) rc = write_predictions(pred, &tst, &e);
+    if (rc == 0 && pred) rc = write_predictions(pred, tst, &e);
     if (rc) fprintf(stderr, "protoecg eval: %s\n", e.msg);
     cJSON_Delete(root_json);
-    if (ar.auroc) pe_auroc_report_free(&ar);
-    if (br.macro) pe_bootstrap_report_free(&br);
     pe_split_pred_free(&val);
-    pe_split_pred_free(&tst);
-    pe_cache_close(&raw);
-    pe_model_free(&m);
+    cli_model_eval_free(&cmp);
+    cli_model_eval_free(&me);
     return rc ? 1 : 0;
 }

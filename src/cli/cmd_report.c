@@ -124,57 +124,16 @@ static void phase_description(const char *phase, char *out, size_t n) {
         snprintf(out, n, "%s", phase);
 }
 
-/* ---- one evaluated model -------------------------------------------------------- */
+/* ---- one evaluated model (cli_model_eval) ------------------------------------------ */
 
-typedef struct {
-    char path[4096];
-    pe_model m;
-    int loaded;
-    pe_cache raw;
-    pe_split_pred pred;
-    pe_auroc_report ar;
-    pe_bootstrap_report br;
-    int n_boot;
-} model_eval;
-
-/* Loads a model, predicts the test fold and computes AUROC and bootstrap intervals
- * (the same seed for every model: the resamples are paired). */
-static int evaluate(model_eval *me, const char *root, const char *cache, int n_boot, int seed,
-                    int quiet, pe_error *e) {
-    if (pe_model_load(&me->m, me->path, 64, 1, e)) return -1;
-    me->loaded = 1;
-    if (cli_raw_cache(&me->m, me->path, root, cache, quiet, &me->raw, e)) return -1;
-    if (pe_evaluate_model(&me->m, &me->raw, PE_SPLIT_TEST, &me->pred, e)) return -1;
-    size_t n = (size_t)me->pred.view.n;
-    if (pe_macro_auroc(me->pred.labels, me->pred.probs, n, C_, &me->ar, e)) return -1;
-    me->n_boot = n_boot;
-    if (n_boot > 0) {
-        pe_rng r;
-        pe_rng_seed(&r, (uint64_t)seed);
-        if (pe_bootstrap_auroc(me->pred.labels, me->pred.probs, n, C_, n_boot, 0.95, &r, &me->br,
-                               e))
-            return -1;
-    }
-    return 0;
-}
-
-static void model_eval_free(model_eval *me) {
-    if (me->ar.auroc) pe_auroc_report_free(&me->ar);
-    if (me->br.macro) pe_bootstrap_report_free(&me->br);
-    pe_split_pred_free(&me->pred);
-    pe_cache_close(&me->raw);
-    if (me->loaded) pe_model_free(&me->m);
-    me->loaded = 0;
-}
-
-static double ci_lo(const model_eval *me, int c) {
+static double ci_lo(const cli_model_eval *me, int c) {
     return me->n_boot > 0 ? (c < 0 ? me->br.lo : me->br.class_lo[c]) : NAN;
 }
-static double ci_hi(const model_eval *me, int c) {
+static double ci_hi(const cli_model_eval *me, int c) {
     return me->n_boot > 0 ? (c < 0 ? me->br.hi : me->br.class_hi[c]) : NAN;
 }
 
-static cJSON *model_json(const model_eval *me) {
+static cJSON *model_json(const cli_model_eval *me) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", me->path);
     cJSON_AddStringToObject(o, "split", "test");
@@ -349,7 +308,7 @@ typedef struct {
     int n_epochs;
     cJSON *results;        /* results.json, NULL if absent */
     char *config_text;     /* config.json, NULL if absent */
-    model_eval final, base;
+    cli_model_eval final, base;
     int have_base;
     int is_proto;
     pe_gallery_stats gstats;
@@ -464,7 +423,7 @@ static void html_curves(pe_sb *sb, const report *r) {
 }
 
 static void html_classes(pe_sb *sb, const report *r) {
-    const model_eval *f = &r->final, *b = r->have_base ? &r->base : NULL;
+    const cli_model_eval *f = &r->final, *b = r->have_base ? &r->base : NULL;
     pe_sb_appendf(sb, "<section id=\"classes\"><h2>Per-class AUROC on the test fold</h2>\n"
                       "<table class=\"stats\"><tr><th>Class</th><th>Name</th>"
                       "<th class=\"num\">Support</th><th class=\"num\">AUROC</th>"
@@ -754,8 +713,8 @@ static void report_free(report *r) {
     free(r->epochs);
     cJSON_Delete(r->results);
     free(r->config_text);
-    model_eval_free(&r->final);
-    model_eval_free(&r->base);
+    cli_model_eval_free(&r->final);
+    cli_model_eval_free(&r->base);
     free(r->items);
     for (int i = 0; i < 4; i++) free(r->card_sigs[i]);
     for (int i = 0; i < N_EXAMPLES; i++) explained_free(&r->ex[i]);
@@ -815,12 +774,15 @@ int cmd_report(int argc, char **argv) {
     /* the final model and the plain ResNet-18 on the test fold */
     if (rc == 0 && pe_path_join(r->final.path, sizeof r->final.path, run, "model.safetensors"))
         rc = pe_fail(&e, "path too long");
-    if (rc == 0) rc = evaluate(&r->final, root, cache, n_boot, seed, quiet, &e);
+    if (rc == 0)
+        rc = cli_model_evaluate(&r->final, root, cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
+                                n_boot, seed, quiet, &e);
     if (rc == 0 && r->final.ar.n_defined == 0)
         rc = pe_fail(&e, "no class has both positive and negative test records: AUROC undefined");
     if (rc == 0 && pe_path_join(r->base.path, sizeof r->base.path, run, "pretrain.safetensors") == 0 &&
         pe_path_exists(r->base.path)) {
-        rc = evaluate(&r->base, root, cache, n_boot, seed, quiet, &e);
+        rc = cli_model_evaluate(&r->base, root, cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
+                                n_boot, seed, quiet, &e);
         r->have_base = rc == 0;
     }
     r->is_proto = rc == 0 && r->final.m.net.cfg.head == PE_HEAD_PROTO;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/rng.h"
 
 int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
                   const char *cache_path, int quiet, pe_cache *raw, pe_error *e) {
@@ -24,6 +25,38 @@ int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
     pe_prepare_report rep;
     if (pe_cache_prepare(&o, cache_path, &rep, e)) return -1;
     return pe_cache_open(cache_path, raw, e);
+}
+
+int cli_model_evaluate(cli_model_eval *me, const char *ptbxl, const char *cache_path, int split,
+                       pe_precision prec, const char *cmd, int n_boot, int seed, int quiet,
+                       pe_error *e) {
+    if (pe_model_load(&me->m, me->path, 64, 1, e)) return -1;
+    me->loaded = 1;
+    const char *note = NULL;
+    pe_net_set_precision(&me->m.net, prec, &note);
+    if (note) fprintf(stderr, "protoecg %s: %s\n", cmd, note);
+    if (cli_raw_cache(&me->m, me->path, ptbxl, cache_path, quiet, &me->raw, e)) return -1;
+    if (pe_evaluate_model(&me->m, &me->raw, split, &me->pred, e)) return -1;
+    size_t n = (size_t)me->pred.view.n;
+    if (pe_macro_auroc(me->pred.labels, me->pred.probs, n, PE_NUM_CLASSES, &me->ar, e)) return -1;
+    me->n_boot = n_boot;
+    if (n_boot > 0) {
+        pe_rng r;
+        pe_rng_seed(&r, (uint64_t)seed);
+        if (pe_bootstrap_auroc(me->pred.labels, me->pred.probs, n, PE_NUM_CLASSES, n_boot, 0.95,
+                               &r, &me->br, e))
+            return -1;
+    }
+    return 0;
+}
+
+void cli_model_eval_free(cli_model_eval *me) {
+    if (me->ar.auroc) pe_auroc_report_free(&me->ar);
+    if (me->br.macro) pe_bootstrap_report_free(&me->br);
+    pe_split_pred_free(&me->pred);
+    pe_cache_close(&me->raw);
+    if (me->loaded) pe_model_free(&me->m);
+    me->loaded = 0;
 }
 
 

@@ -6,12 +6,37 @@
 
 #include "data/cache.h"
 #include "data/ptbxl.h"
+#include "eval/evaluate.h"
+#include "eval/metrics.h"
 #include "model/modelfile.h"
 
 /* Prepares (or reuses) a filtered but unstandardized cache of DIR for the model's
  * preprocessing: at cache_path if given, else next to the model file. */
 int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
                   const char *cache_path, int quiet, pe_cache *raw, pe_error *e);
+
+/* One model scored on one split of PTB-XL: predictions, macro/per-class AUROC and, with
+ * n_boot > 0, bootstrap intervals drawn from `seed` (the same seed for every model makes
+ * their resamples paired: pe_bootstrap_paired_diff). */
+typedef struct {
+    char path[4096];
+    pe_model m;
+    int loaded;
+    pe_cache raw;
+    pe_split_pred pred;
+    pe_auroc_report ar;
+    pe_bootstrap_report br;
+    int n_boot;
+} cli_model_eval;
+
+/* Loads me->path at precision prec (saying on stderr, as `protoecg CMD`, why it falls
+ * back to fp32 if it does), prepares the raw cache (cache_path or next to the model),
+ * predicts `split` and scores it. me must be zeroed except for path; free it with
+ * cli_model_eval_free, also after a failure. */
+int cli_model_evaluate(cli_model_eval *me, const char *ptbxl, const char *cache_path, int split,
+                       pe_precision prec, const char *cmd, int n_boot, int seed, int quiet,
+                       pe_error *e);
+void cli_model_eval_free(cli_model_eval *me);
 
 
 /* Reads the 100 Hz record of ecg_id from a PTB-XL root (12 x 1000 mV, PTB-XL lead
