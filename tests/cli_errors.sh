@@ -124,6 +124,16 @@ for cmd in predict explain eval; do
   expect_fail "$cmd: model file that does not exist" "nope.st.*cannot open" run "$work/nope.st"
 done
 
+# ---- caches -----------------------------------------------------------------------------
+# eval needs an unstandardized cache; given the training run's standardized one it must
+# refuse (naming the file) and leave that file as it was, not rebuild it in place
+cp "$work/run/cache.bin" "$work/train_cache.bin"
+expect_fail "eval: --cache a training (standardized) cache" \
+  "train_cache.bin.*prepared with other settings.*standardized" \
+  "$bin" eval --model "$M" --ptbxl "$D" --bootstrap 0 --quiet --cache "$work/train_cache.bin"
+cmp -s "$work/run/cache.bin" "$work/train_cache.bin" ||
+  fail "eval: the refused training cache was modified"
+
 # ---- training data ----------------------------------------------------------------------
 expect_fail "train: empty test split" "test split is empty" \
   "$bin" train --ptbxl "$work/empty_split" --out "$work/r_empty" "${tiny[@]}" --quiet

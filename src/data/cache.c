@@ -265,9 +265,26 @@ int pe_cache_prepare(const pe_prepare_opts *o, const char *out_path, pe_prepare_
     pe_cache old;
     pe_error ignore;
     if (pe_path_exists(out_path) && pe_cache_open(out_path, &old, &ignore) == 0) {
-        int same = old.h.input_hash == hash;
-        rep->n_ok = (int)old.h.n_records;
+        pe_cache_header oh = old.h;
         pe_cache_close(&old);
+        int same = oh.input_hash == hash;
+        /* another preprocessing (a training cache given to eval, say) is another file,
+         * never silently replaced; a cache of the same settings is rebuilt when the data
+         * changed */
+        int other = (int)oh.standardized != (o->standardize != 0) ||
+                    (int)oh.filter_order != o->filter_order || oh.cutoff_hz != o->cutoff_hz;
+        rep->n_ok = (int)oh.n_records;
+        if (other) {
+            pe_ptbxl_free(&db);
+            return pe_fail(e,
+                           "%s: a cache prepared with other settings (%s, filter order %u, "
+                           "cutoff %g Hz) than needed here (%s, order %d, %g Hz); give "
+                           "another cache path or remove this file",
+                           out_path, oh.standardized ? "standardized" : "not standardized",
+                           oh.filter_order, (double)oh.cutoff_hz,
+                           o->standardize ? "standardized" : "not standardized",
+                           o->filter_order, (double)o->cutoff_hz);
+        }
         if (same) {
             rep->reused = 1;
             rep->n_failed = db.n - rep->n_ok;
