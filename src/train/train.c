@@ -208,6 +208,7 @@ typedef struct {
     long *order;
     float *dlogits, *dsim;
     double *scratch;
+    double *znorm; /* |z| of each training latent (n_train), for projection */
     float *H, *Z, *Ztmp; /* training features of the current backbone (NULL: none or
                             stale; train_features), latents, scratch */
     FILE *metrics;
@@ -262,7 +263,9 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     t->dlogits = malloc((nmax > (long)B ? (size_t)nmax : B) * C_ * sizeof(float));
     t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
     t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
-    if (!t->x || !t->yb || !t->yb_mix || !t->order || !t->dlogits || !t->dsim || !t->scratch)
+    t->znorm = malloc((size_t)t->split[0].n * sizeof(double));
+    if (!t->x || !t->yb || !t->yb_mix || !t->order || !t->dlogits || !t->dsim || !t->scratch ||
+        !t->znorm)
         return pe_fail(e, "out of memory for training buffers");
     return 0;
 }
@@ -274,6 +277,7 @@ static void trainer_free(trainer *t) {
     }
     if (t->has_sampler) pe_sampler_free(&t->sampler);
     free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
+    free(t->znorm);
     free(t->H), free(t->Z), free(t->Ztmp);
     if (t->metrics) fclose(t->metrics);
 }
@@ -856,6 +860,12 @@ static double project_onto(trainer *t, pe_model *m, const float *z, int warn, in
     int D = net->cfg.latent_dim, P = net->n_protos, K = net->cfg.protos_per_class;
     double sum = 0;
     int counted = 0;
+    for (long j = 0; j < n; j++) { /* each latent's norm once, not once per prototype */
+        const float *zj = z + (size_t)j * D;
+        double zn = 0;
+        for (int d = 0; d < D; d++) zn += (double)zj[d] * zj[d];
+        t->znorm[j] = fmax(sqrt(zn), 1e-12);
+    }
     for (int p = 0; p < P; p++) {
         int c = p / K;
         float *proto = net->params + net->protos + (size_t)p * D;
@@ -873,9 +883,9 @@ static double project_onto(trainer *t, pe_model *m, const float *z, int warn, in
                 taken |= m->sources[q].ecg_id == t->cache->ecg_id[t->split[0].idx[j]];
             if (taken && np_c > p - c * K) continue; /* all taken (fewer records than K): share */
             const float *zj = z + (size_t)j * D;
-            double dot = 0, zn = 0;
-            for (int d = 0; d < D; d++) dot += (double)zj[d] * proto[d], zn += (double)zj[d] * zj[d];
-            double cs = dot / (fmax(sqrt(zn), 1e-12) * pn);
+            double dot = 0;
+            for (int d = 0; d < D; d++) dot += (double)zj[d] * proto[d];
+            double cs = dot / (t->znorm[j] * pn);
             if (cs > best) best = cs, arg = j;
         }
         if (arg < 0) {
