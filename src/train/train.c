@@ -29,6 +29,7 @@
 #include "train/adam.h"
 #include "train/kmeans.h"
 #include "train/last_layer.h"
+#include "train/project.h"
 #include "train/schedule.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -208,7 +209,8 @@ typedef struct {
     long *order;
     float *dlogits, *dsim;
     double *scratch;
-    double *znorm; /* |z| of each training latent (n_train), for projection */
+    int32_t *train_ids; /* ecg_id of each training record (n_train) */
+    double *znorm;      /* |z| of each training latent (n_train), projection's scratch */
     float *H, *Z, *Ztmp; /* training features of the current backbone (NULL: none or
                             stale; train_features), latents, scratch */
     FILE *metrics;
@@ -263,10 +265,12 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     t->dlogits = malloc((nmax > (long)B ? (size_t)nmax : B) * C_ * sizeof(float));
     t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
     t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
+    t->train_ids = malloc((size_t)t->split[0].n * sizeof(int32_t));
     t->znorm = malloc((size_t)t->split[0].n * sizeof(double));
     if (!t->x || !t->yb || !t->yb_mix || !t->order || !t->dlogits || !t->dsim || !t->scratch ||
-        !t->znorm)
+        !t->train_ids || !t->znorm)
         return pe_fail(e, "out of memory for training buffers");
+    for (long j = 0; j < t->split[0].n; j++) t->train_ids[j] = cache->ecg_id[t->split[0].idx[j]];
     return 0;
 }
 
@@ -277,7 +281,7 @@ static void trainer_free(trainer *t) {
     }
     if (t->has_sampler) pe_sampler_free(&t->sampler);
     free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
-    free(t->znorm);
+    free(t->train_ids), free(t->znorm);
     free(t->H), free(t->Z), free(t->Ztmp);
     if (t->metrics) fclose(t->metrics);
 }
@@ -849,61 +853,9 @@ static int train_epoch_last(trainer *t, pe_net *net, float *const sims[3], int p
 
 /* ---- projection --------------------------------------------------------------------- */
 
-/* Moves each prototype onto the most similar latent z (n_train, D) of a training record
- * of its class (ascending ecg_id; strict > keeps the first of ties) and records the
- * source. distinct = 1 skips records already taken by an earlier prototype of the same
- * class (used while the warm-up holds prototypes on latents, so a class's prototypes
- * stay on different ECGs). Returns the mean cosine before the move. */
-static double project_onto(trainer *t, pe_model *m, const float *z, int warn, int distinct) {
-    pe_net *net = &m->net;
-    long n = t->split[0].n;
-    int D = net->cfg.latent_dim, P = net->n_protos, K = net->cfg.protos_per_class;
-    double sum = 0;
-    int counted = 0;
-    for (long j = 0; j < n; j++) { /* each latent's norm once, not once per prototype */
-        const float *zj = z + (size_t)j * D;
-        double zn = 0;
-        for (int d = 0; d < D; d++) zn += (double)zj[d] * zj[d];
-        t->znorm[j] = fmax(sqrt(zn), 1e-12);
-    }
-    for (int p = 0; p < P; p++) {
-        int c = p / K;
-        float *proto = net->params + net->protos + (size_t)p * D;
-        double pn = 0;
-        for (int d = 0; d < D; d++) pn += (double)proto[d] * proto[d];
-        pn = fmax(sqrt(pn), 1e-12);
-        double best = -INFINITY;
-        long arg = -1;
-        long np_c = 0; /* training records of class c */
-        for (long j = 0; distinct && j < n; j++) np_c += t->y[0][j * C_ + c];
-        for (long j = 0; j < n; j++) {
-            if (!t->y[0][j * C_ + c]) continue;
-            int taken = 0;
-            for (int q = c * K; distinct && q < p; q++)
-                taken |= m->sources[q].ecg_id == t->cache->ecg_id[t->split[0].idx[j]];
-            if (taken && np_c > p - c * K) continue; /* all taken (fewer records than K): share */
-            const float *zj = z + (size_t)j * D;
-            double dot = 0;
-            for (int d = 0; d < D; d++) dot += (double)zj[d] * proto[d];
-            double cs = dot / (t->znorm[j] * pn);
-            if (cs > best) best = cs, arg = j;
-        }
-        if (arg < 0) {
-            if (warn)
-                fprintf(stderr, "warning: prototype %d (%s): no training record of its class; "
-                                "left unprojected\n", p, pe_class_names[c]);
-            m->sources[p].ecg_id = -1;
-            continue;
-        }
-        memcpy(proto, z + (size_t)arg * D, (size_t)D * sizeof(float));
-        long rec = t->split[0].idx[arg];
-        m->sources[p].ecg_id = t->cache->ecg_id[rec];
-        m->sources[p].similarity = (float)best;
-        memcpy(m->sources[p].labels, t->y[0] + arg * C_, C_);
-        sum += best;
-        counted++;
-    }
-    return counted ? sum / counted : NAN;
+/* The training records with latents z (n_train, D), as projection's pool. */
+static pe_latent_pool train_pool(const trainer *t, const float *z, int D) {
+    return (pe_latent_pool){.n = t->split[0].n, .D = D, .z = z, .y = t->y[0], .ecg_id = t->train_ids};
 }
 
 /* Projection (spec section 5.2) in eval mode over the training split. */
@@ -913,7 +865,10 @@ static int project(trainer *t, pe_model *m, double *mean_sim, pe_error *e) {
     float *z = malloc((size_t)n * net->cfg.latent_dim * sizeof(float));
     int rc = z ? pe_predict_split(net, &t->split[0], NULL, NULL, z, NULL, e)
                : pe_fail(e, "out of memory");
-    if (rc == 0) *mean_sim = project_onto(t, m, z, 1, 0);
+    pe_latent_pool pool = train_pool(t, z, net->cfg.latent_dim);
+    if (rc == 0)
+        *mean_sim = pe_project_prototypes(net->params + net->protos, net->cfg.protos_per_class,
+                                          &pool, m->sources, t->znorm, 0, 1);
     free(z);
     return rc;
 }
@@ -955,7 +910,9 @@ static void cached_latents(trainer *t, const pe_net *net) {
 /* Projection from the cached features (the warm-up's projected epochs). */
 static double reproject(trainer *t, pe_model *m) {
     cached_latents(t, &m->net);
-    return project_onto(t, m, t->Z, 0, 1);
+    pe_latent_pool pool = train_pool(t, t->Z, m->net.cfg.latent_dim);
+    return pe_project_prototypes(m->net.params + m->net.protos, m->net.cfg.protos_per_class, &pool,
+                                 m->sources, t->znorm, 1, 0);
 }
 
 /* Starts the K prototypes of each class c on the latents z of its training records:
