@@ -21,7 +21,8 @@ static void usage(FILE *f) {
             "  evenly spaced) and writes model M with them to FILE (FILE may be M)\n"
             "  --records N     calibration records (default %d)\n"
             "  --percentile P  range = this percentile of |activation| (default %g; 100 = max)\n"
-            "  --cache FILE    filtered cache to use/create (default next to the model)\n"
+            "  --cache FILE    filtered, unstandardized cache to use/create (default next to\n"
+            "                  the model; not train's standardized cache.bin)\n"
             "  --threads N  --quiet\n",
             PE_INT8_CALIB_RECORDS, PE_INT8_PERCENTILE);
 }

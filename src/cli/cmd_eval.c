@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "                        difference M - M2 with a paired bootstrap 95%% interval\n"
             "  --bootstrap N         bootstrap resamples for 95%% intervals (default 1000)\n"
             "  --seed N              bootstrap seed (default 0)\n"
-            "  --cache FILE          filtered cache to use/create (default next to the model)\n"
+            "  --cache FILE          filtered, unstandardized cache to use/create (default next to\n"
+            "                        the model; not train's standardized cache.bin)\n"
             "  --threads N  --quiet  --precision fp32|bf16|int8 (int8: the model's calibration)\n");
 }
 

@@ -34,7 +34,8 @@ static void usage(FILE *f) {
             "  --bootstrap N     bootstrap resamples for 95%% intervals (default 1000)\n"
             "  --seed N          bootstrap seed (default 0)\n"
             "  --top K           prototypes shown per explained class (default 2)\n"
-            "  --cache FILE      filtered cache to use/create (default next to the model)\n"
+            "  --cache FILE      filtered, unstandardized cache to use/create (default next to\n"
+            "                    the model; not train's standardized cache.bin)\n"
             "  --threads N  --quiet\n");
 }
 
