@@ -151,6 +151,12 @@ expect_ok "prepare: a record with invalid (NaN) samples is skipped with its reas
 grep -q "29 records (1 skipped of 30 rows)" "$work/out" || fail "prepare (NaN): count not reported: $(cat "$work/out")"
 expect_ok "train: dataset with a NaN record trains on the rest" "skipping ecg_id 4" \
   "$bin" train --ptbxl "$work/nan" --out "$work/r_nan" "${tiny[@]}" --quiet
+expect_ok "predict: options after the record" "00001_lr: " \
+  "$bin" predict "$REC" --model "$M" --threshold 0.5
+expect_fail "predict: an unknown option after the record" "unknown option '--bogus'" \
+  "$bin" predict "$REC" --model "$M" --bogus
+expect_fail "predict: after --, an option-like name is a record" "--model.hea.*cannot open" \
+  "$bin" predict --model "$M" -- --model
 expect_fail "predict: record with a NaN sample" "00004_lr.*non-finite sample" \
   "$bin" predict --model "$M" "$work/nan/records100/00000/00004_lr"
 expect_fail "train: --resume without a run" "nothing to resume in .*r_none" \

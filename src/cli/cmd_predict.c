@@ -16,47 +16,60 @@ static void usage(FILE *f) {
             "usage: protoecg predict --model M [--json FILE] [--threshold X]\n"
             "                        [--precision fp32|bf16|int8] RECORD...\n"
             "  RECORD   WFDB record path without extension (e.g. records100/00000/00001_lr);\n"
-            "           12 leads, 10 s at 100 Hz (500 Hz and other integer rates are resampled)\n");
+            "           12 leads, 10 s at 100 Hz (500 Hz and other integer rates are resampled);\n"
+            "           options may come before or after the records, \"--\" ends them\n");
 }
 
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *json = NULL, *v;
     double threshold = 0.5;
-    int threads = 1, first_rec = argc;
+    int threads = 1, n_rec = 0, only_records = 0;
     pe_precision prec = PE_PREC_FP32;
-    for (int i = 1; i < argc; i++) {
-        if (arg_value(argc, argv, &i, "--model", &model_path) ||
-            arg_value(argc, argv, &i, "--json", &json))
-            continue;
-        if (arg_value(argc, argv, &i, "--threshold", &v)) {
-            if (arg_double("--threshold", v, &threshold)) return 2;
+    /* records and options in any order; after "--" everything is a record */
+    const char **recs = malloc((size_t)argc * sizeof *recs);
+    if (!recs) {
+        fprintf(stderr, "protoecg predict: out of memory\n");
+        return 1;
+    }
+    int bad = -1; /* exit code of a bad command line, -1 while it is fine */
+    for (int i = 1; i < argc && bad < 0; i++) {
+        if (only_records || argv[i][0] != '-') {
+            recs[n_rec++] = argv[i];
+        } else if (!strcmp(argv[i], "--")) {
+            only_records = 1;
+        } else if (arg_value(argc, argv, &i, "--model", &model_path) ||
+                   arg_value(argc, argv, &i, "--json", &json)) {
+        } else if (arg_value(argc, argv, &i, "--threshold", &v)) {
+            if (arg_double("--threshold", v, &threshold)) bad = 2;
         } else if (arg_value(argc, argv, &i, "--precision", &v)) {
             if (pe_precision_parse(v, &prec)) {
                 fprintf(stderr, "protoecg predict: --precision must be fp32, bf16 or int8\n");
-                return 2;
+                bad = 2;
             }
         } else if (arg_value(argc, argv, &i, "--threads", &v)) {
-            if (arg_int("--threads", v, 1, 1024, &threads)) return 2;
+            if (arg_int("--threads", v, 1, 1024, &threads)) bad = 2;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
-            return 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "protoecg predict: unknown option '%s'\n", argv[i]);
-            return 2;
+            bad = 0;
         } else {
-            first_rec = i;
-            break;
+            fprintf(stderr, "protoecg predict: unknown option '%s'\n", argv[i]);
+            bad = 2;
         }
     }
-    if (!model_path || first_rec >= argc) {
+    if (bad < 0 && (!model_path || n_rec == 0)) {
         usage(stderr);
-        return 2;
+        bad = 2;
+    }
+    if (bad >= 0) {
+        free(recs);
+        return bad;
     }
     set_threads(threads);
     pe_error e = {{0}};
     pe_classifier *c = pe_classifier_load(model_path, &e);
     if (!c) {
         fprintf(stderr, "protoecg predict: %s\n", e.msg);
+        free(recs);
         return 1;
     }
     const char *note = NULL;
@@ -64,26 +77,27 @@ int cmd_predict(int argc, char **argv) {
     if (note) fprintf(stderr, "protoecg predict: %s\n", note);
     cJSON *out = cJSON_CreateArray();
     int failures = 0;
-    for (int i = first_rec; i < argc; i++) {
+    for (int r = 0; r < n_rec; r++) {
+        const char *rec = recs[r];
         float *sig = NULL, probs[PE_NUM_CLASSES];
         int nl;
         long ns;
         double fs;
-        if (pe_record_read(argv[i], &sig, &nl, &ns, &fs, &e) ||
+        if (pe_record_read(rec, &sig, &nl, &ns, &fs, &e) ||
             pe_classify(c, sig, nl, ns, fs, probs, &e)) {
-            fprintf(stderr, "protoecg predict: %s: %s\n", argv[i], e.msg);
+            fprintf(stderr, "protoecg predict: %s: %s\n", rec, e.msg);
             free(sig);
             failures++;
             continue;
         }
         free(sig);
-        printf("%s:", argv[i]);
+        printf("%s:", rec);
         int any = 0;
         for (int k = 0; k < PE_NUM_CLASSES; k++)
             if (probs[k] >= threshold) printf(" %s (%.3f)", pe_class_names[k], probs[k]), any = 1;
         printf("%s\n", any ? "" : " no rhythm label above the threshold");
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "record", argv[i]);
+        cJSON_AddStringToObject(o, "record", rec);
         cJSON *labels = cJSON_AddArrayToObject(o, "labels");
         cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
         for (int k = 0; k < PE_NUM_CLASSES; k++) {
@@ -101,5 +115,6 @@ int cmd_predict(int argc, char **argv) {
     }
     cJSON_Delete(out);
     pe_classifier_free(c);
+    free(recs);
     return (rc || failures) ? 1 : 0;
 }
