@@ -128,20 +128,18 @@ int cmd_eval(int argc, char **argv) {
     cli_model_eval me, cmp;
     memset(&me, 0, sizeof me);
     memset(&cmp, 0, sizeof cmp);
-    pe_split_pred val;
-    memset(&val, 0, sizeof val);
     cJSON *root_json = NULL;
     int rc = 0;
     if ((size_t)snprintf(me.path, sizeof me.path, "%s", model_path) >= sizeof me.path ||
         (compare && (size_t)snprintf(cmp.path, sizeof cmp.path, "%s", compare) >= sizeof cmp.path))
         rc = pe_fail(&e, "model path too long");
+    me.with_val = 1; /* thresholds are tuned on the validation split */
     if (rc == 0)
         rc = cli_model_evaluate(&me, root, cache, split, prec, "eval", n_boot, seed, quiet, &e);
-    if (rc == 0) rc = pe_evaluate_model(&me.m, &me.raw, PE_SPLIT_VAL, &val, &e);
-    const pe_split_pred *tst = &me.pred;
+    const pe_split_pred *tst = &me.pred, *val = &me.val;
     const pe_auroc_report *ar = &me.ar;
     const pe_bootstrap_report *br = &me.br;
-    const uint8_t *yv = val.labels, *yt = tst->labels;
+    const uint8_t *yv = val->labels, *yt = tst->labels;
     size_t n = rc == 0 ? (size_t)tst->view.n : 0;
     if (rc == 0 && ar->n_defined == 0)
         rc = pe_fail(&e, "no class has both positive and negative records in the %s split: "
@@ -151,7 +149,7 @@ int cmd_eval(int argc, char **argv) {
     double mf1_05 = 0, mf1_t = 0;
     if (rc == 0) {
         mf1_05 = pe_f1(yt, tst->probs, n, PE_NUM_CLASSES, NULL, f1_05);
-        rc = pe_tune_thresholds(yv, val.probs, (size_t)val.view.n, PE_NUM_CLASSES, 0.5, thr, NULL,
+        rc = pe_tune_thresholds(yv, val->probs, (size_t)val->view.n, PE_NUM_CLASSES, 0.5, thr, NULL,
                                 tuned, &e);
         if (rc == 0) mf1_t = pe_f1(yt, tst->probs, n, PE_NUM_CLASSES, thr, f1_t);
     }
@@ -213,7 +211,6 @@ int cmd_eval(int argc, char **argv) {
     if (rc == 0 && pred) rc = write_predictions(pred, tst, &e);
     if (rc) fprintf(stderr, "protoecg eval: %s\n", e.msg);
     cJSON_Delete(root_json);
-    pe_split_pred_free(&val);
     cli_model_eval_free(&cmp);
     cli_model_eval_free(&me);
     return rc ? 1 : 0;

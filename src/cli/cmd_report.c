@@ -778,14 +778,12 @@ int cmd_report(int argc, char **argv) {
     if (rc == 0)
         rc = cli_model_evaluate(&r->final, root, cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
                                 n_boot, seed, quiet, &e);
-    pe_cache_close(&r->final.raw); /* its test records are copied: unmap the cache */
     if (rc == 0 && r->final.ar.n_defined == 0)
         rc = pe_fail(&e, "no class has both positive and negative test records: AUROC undefined");
     if (rc == 0 && pe_path_join(r->base.path, sizeof r->base.path, run, "pretrain.safetensors") == 0 &&
         pe_path_exists(r->base.path)) {
         rc = cli_model_evaluate(&r->base, root, cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
                                 n_boot, seed, quiet, &e);
-        pe_cache_close(&r->base.raw);
         r->have_base = rc == 0;
     }
     r->is_proto = rc == 0 && r->final.m.net.cfg.head == PE_HEAD_PROTO;

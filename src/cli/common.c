@@ -35,8 +35,13 @@ int cli_model_evaluate(cli_model_eval *me, const char *ptbxl, const char *cache_
     const char *note = NULL;
     pe_net_set_precision(&me->m.net, prec, &note);
     if (note) fprintf(stderr, "protoecg %s: %s\n", cmd, note);
-    if (cli_raw_cache(&me->m, me->path, ptbxl, cache_path, quiet, &me->raw, e)) return -1;
-    if (pe_evaluate_model(&me->m, &me->raw, split, &me->pred, e)) return -1;
+    pe_cache raw;
+    memset(&raw, 0, sizeof raw); /* closed below even if preparing it failed */
+    int rc = cli_raw_cache(&me->m, me->path, ptbxl, cache_path, quiet, &raw, e);
+    if (rc == 0) rc = pe_evaluate_model(&me->m, &raw, split, &me->pred, e);
+    if (rc == 0 && me->with_val) rc = pe_evaluate_model(&me->m, &raw, PE_SPLIT_VAL, &me->val, e);
+    pe_cache_close(&raw);
+    if (rc) return -1;
     size_t n = (size_t)me->pred.view.n;
     if (pe_macro_auroc(me->pred.labels, me->pred.probs, n, PE_NUM_CLASSES, &me->ar, e)) return -1;
     me->n_boot = n_boot;
@@ -54,7 +59,7 @@ void cli_model_eval_free(cli_model_eval *me) {
     if (me->ar.auroc) pe_auroc_report_free(&me->ar);
     if (me->br.macro) pe_bootstrap_report_free(&me->br);
     pe_split_pred_free(&me->pred);
-    pe_cache_close(&me->raw);
+    pe_split_pred_free(&me->val);
     if (me->loaded) pe_model_free(&me->m);
     me->loaded = 0;
 }

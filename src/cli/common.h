@@ -17,13 +17,14 @@ int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
 
 /* One model scored on one split of PTB-XL: predictions, macro/per-class AUROC and, with
  * n_boot > 0, bootstrap intervals drawn from `seed` (the same seed for every model makes
- * their resamples paired: pe_bootstrap_paired_diff). */
+ * their resamples paired: pe_bootstrap_paired_diff); with with_val, also the
+ * validation split's predictions (for tuned thresholds). */
 typedef struct {
     char path[4096];
+    int with_val; /* set by the caller, like path */
     pe_model m;
     int loaded;
-    pe_cache raw;
-    pe_split_pred pred;
+    pe_split_pred pred, val;
     pe_auroc_report ar;
     pe_bootstrap_report br;
     int n_boot;
@@ -31,8 +32,9 @@ typedef struct {
 
 /* Loads me->path at precision prec (saying on stderr, as `protoecg CMD`, why it falls
  * back to fp32 if it does), prepares the raw cache (cache_path or next to the model),
- * predicts `split` and scores it. me must be zeroed except for path; free it with
- * cli_model_eval_free, also after a failure. */
+ * predicts `split` (and the validation split if me->with_val) and scores it; the cache is
+ * unmapped before it returns (the predicted records are copies). me must be zeroed
+ * except for path and with_val; free it with cli_model_eval_free, also after a failure. */
 int cli_model_evaluate(cli_model_eval *me, const char *ptbxl, const char *cache_path, int split,
                        pe_precision prec, const char *cmd, int n_boot, int seed, int quiet,
                        pe_error *e);
