@@ -9,13 +9,13 @@
  *   last        last layer only                  -> model.safetensors
  * or, for the baseline, the single phase `baseline` -> baseline.safetensors.
  * After every epoch RUNDIR/checkpoint.safetensors (weights, optimizer state and the
- * run state as metadata) is written atomically; --resume continues from it. Shuffling is seeded by
- * (seed, phase, epoch), so a resumed run repeats an uninterrupted one. */
+ * run state as metadata, train/checkpoint.c) is written atomically; --resume continues
+ * from it. Shuffling is seeded by (seed, phase, epoch), so a resumed run repeats an
+ * uninterrupted one. */
 #include "train/train.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +27,7 @@
 #include "eval/metrics.h"
 #include "model/safetensors.h"
 #include "train/adam.h"
+#include "train/checkpoint.h"
 #include "train/kmeans.h"
 #include "train/last_layer.h"
 #include "train/project.h"
@@ -197,6 +198,7 @@ typedef struct {
     const pe_train_config *cfg;
     const pe_cache *cache;
     const char *dir;
+    char ckpt[4096]; /* dir/checkpoint.safetensors */
     pe_split_view split[3];
     uint8_t *y[3];          /* labels per split (n, C) */
     float class_w[C_];      /* BCE pos_weight */
@@ -228,6 +230,7 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->cache = cache;
+    path_in(t->ckpt, sizeof t->ckpt, dir, "checkpoint", ".safetensors");
     t->dir = dir;
     for (int s = 0; s < 3; s++) {
         if (pe_split_view_init(&t->split[s], cache, (pe_split)s, e)) return -1;
@@ -429,18 +432,11 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
     return lt;
 }
 
-/* What a phase keeps besides the net, and its checkpoint saves: the optimizer state,
- * the best epoch's weights and, with --ema, the running average of the weights. */
-typedef struct {
-    pe_adam opt;
-    float *best_p, *best_b; /* params, buffers */
-    float *ema_p, *ema_b;   /* NULL without EMA */
-} phase_bufs;
 
 /* ema <- d ema + (1 - d) w for params and buffers (BN running statistics), with the
  * decay warmed up over the first steps, d = min(decay, (1 + step) / (10 + step)), so
  * the average soon forgets the initial weights. */
-static void ema_update(phase_bufs *pb, const pe_net *net, double decay) {
+static void ema_update(pe_phase_bufs *pb, const pe_net *net, double decay) {
     double step = (double)pb->opt.step, d = fmin(decay, (1.0 + step) / (10.0 + step));
     const float a = (float)d, b = (float)(1.0 - d);
     for (size_t i = 0; i < net->n_params; i++) pb->ema_p[i] = a * pb->ema_p[i] + b * net->params[i];
@@ -460,7 +456,7 @@ static void weights_from(pe_net *net, const float *p, const float *b) {
 }
 
 /* Exchanges the net's weights with the average (to evaluate it, and back). */
-static void ema_swap(phase_bufs *pb, pe_net *net) {
+static void ema_swap(pe_phase_bufs *pb, pe_net *net) {
     for (size_t i = 0; i < net->n_params; i++) {
         float v = net->params[i];
         net->params[i] = pb->ema_p[i], pb->ema_p[i] = v;
@@ -473,7 +469,7 @@ static void ema_swap(phase_bufs *pb, pe_net *net) {
 }
 
 static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, int epoch,
-                       int freeze_protos, phase_bufs *pb, const char *label, loss_terms *out,
+                       int freeze_protos, pe_phase_bufs *pb, const char *label, loss_terms *out,
                        pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
@@ -539,146 +535,6 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         t->H = NULL;
     }
     return 0;
-}
-
-/* ---- checkpoints ------------------------------------------------------------------ */
-
-typedef struct {
-    int phase, epoch; /* next phase to run, epochs of it completed */
-    long seq;         /* metrics lines written */
-    float lr;
-    long adam_step;
-    pe_plateau plateau;
-    pe_early_stop stop;
-    int64_t nbt, best_nbt;
-} run_state;
-
-/* JSON has no infinities: an unset best (+-inf) is written as +-DBL_MAX, which
- * compares the same way. */
-static double finite_or_max(double x) { return isfinite(x) ? x : copysign(DBL_MAX, x); }
-
-static char *state_json(const run_state *s) {
-    char *buf = malloc(512);
-    if (buf)
-        snprintf(buf, 512,
-                 "{\"phase\":%d,\"epoch\":%d,\"seq\":%ld,\"lr\":%.9g,\"adam_step\":%ld,"
-                 "\"plateau_best\":%.17g,\"plateau_bad\":%d,\"stop_best\":%.17g,"
-                 "\"stop_best_epoch\":%d,\"stop_since\":%d,\"nbt\":%lld,\"best_nbt\":%lld}",
-                 s->phase, s->epoch, s->seq, s->lr, s->adam_step,
-                 finite_or_max(s->plateau.best), s->plateau.bad_epochs,
-                 finite_or_max(s->stop.best), s->stop.best_epoch, s->stop.since_best,
-                 (long long)s->nbt, (long long)s->best_nbt);
-    return buf;
-}
-
-static int parse_state(const char *txt, run_state *s) {
-    cJSON *j = cJSON_Parse(txt);
-    if (!j) return -1;
-    const char *keys[] = {"phase", "epoch", "seq", "lr", "adam_step", "plateau_best",
-                          "plateau_bad", "stop_best", "stop_best_epoch", "stop_since", "nbt",
-                          "best_nbt"};
-    double v[12];
-    int ok = 1;
-    for (int k = 0; k < 12 && ok; k++) {
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
-        ok = cJSON_IsNumber(x);
-        if (ok) v[k] = x->valuedouble;
-    }
-    cJSON_Delete(j);
-    if (!ok) return -1;
-    s->phase = (int)v[0], s->epoch = (int)v[1], s->seq = (long)v[2], s->lr = (float)v[3];
-    s->adam_step = (long)v[4], s->plateau.best = v[5], s->plateau.bad_epochs = (int)v[6];
-    s->stop.best = v[7], s->stop.best_epoch = (int)v[8], s->stop.since_best = (int)v[9];
-    s->nbt = (int64_t)v[10], s->best_nbt = (int64_t)v[11];
-    return 0;
-}
-
-/* The checkpoint tensors of net tensor i: net.<name>, best.<name> and, with EMA,
- * ema.<name> (params and buffers), adam_m.<name> and adam_v.<name> (params, when the
- * phase has Adam state). */
-enum { MAX_SLOTS = 5 };
-static int checkpoint_slots(const pe_net *net, int i, const phase_bufs *pb,
-                            const char **prefix, float **data) {
-    const pe_tensor_info *ti = &net->tensors[i];
-    int n = 0, param = ti->kind == PE_T_PARAM;
-    prefix[n] = "net.", data[n++] = pe_net_data(net, ti);
-    prefix[n] = "best.", data[n++] = (param ? pb->best_p : pb->best_b) + ti->offset;
-    if (pb->ema_p) prefix[n] = "ema.", data[n++] = (param ? pb->ema_p : pb->ema_b) + ti->offset;
-    if (param && pb->opt.m) { /* Adam's moments, when the phase uses Adam */
-        prefix[n] = "adam_m.", data[n++] = pb->opt.m + ti->offset;
-        prefix[n] = "adam_v.", data[n++] = pb->opt.v + ti->offset;
-    }
-    return n;
-}
-
-/* Calls fn on each checkpoint_slots tensor of net with its checkpoint name. */
-typedef int (*slot_fn)(void *io, const char *name, float *data, const pe_tensor_info *ti,
-                       pe_error *e);
-
-static int each_slot(const pe_net *net, const phase_bufs *pb, slot_fn fn, void *io,
-                     pe_error *e) {
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < net->n_tensors; i++) {
-        const char *prefix[MAX_SLOTS];
-        float *data[MAX_SLOTS];
-        int ns = checkpoint_slots(net, i, pb, prefix, data);
-        for (int k = 0; rc == 0 && k < ns; k++) {
-            const pe_tensor_info *ti = &net->tensors[i];
-            char n[160];
-            snprintf(n, sizeof n, "%s%s", prefix[k], ti->name);
-            rc = fn(io, n, data[k], ti, e);
-        }
-    }
-    return rc;
-}
-
-static int write_slot(void *w, const char *name, float *data, const pe_tensor_info *ti,
-                      pe_error *e) {
-    return pe_st_add_f32(w, name, data, ti->shape, ti->ndim, e);
-}
-
-static int read_slot(void *f, const char *name, float *data, const pe_tensor_info *ti,
-                     pe_error *e) {
-    return pe_st_read_f32(f, name, data, ti->shape, ti->ndim, e);
-}
-
-/* Writes RUNDIR/checkpoint.safetensors: the run state as metadata and, within a phase,
- * the checkpoint_slots tensors (net == NULL: state only, between phases). */
-static int save_checkpoint(const trainer *t, const pe_net *net, const phase_bufs *pb,
-                           const run_state *s, pe_error *e) {
-    char path[4096];
-    path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
-    pe_st_writer *w = pe_st_writer_new();
-    if (!w) return pe_fail(e, "out of memory");
-    char *st = state_json(s);
-    int rc = st ? pe_st_set_metadata(w, "state", st, e) : pe_fail(e, "out of memory");
-    free(st);
-    if (rc == 0 && net) rc = each_slot(net, pb, write_slot, w, e);
-    if (rc == 0) rc = pe_st_write(w, path, e);
-    pe_st_writer_free(w);
-    return rc;
-}
-
-static int load_checkpoint_tensors(const trainer *t, pe_net *net, phase_bufs *pb, pe_error *e) {
-    char path[4096];
-    path_in(path, sizeof path, t->dir, "checkpoint", ".safetensors");
-    pe_st_file *f = pe_st_open(path, e);
-    if (!f) return -1;
-    int rc = each_slot(net, pb, read_slot, f, e);
-    pe_st_close(f);
-    return rc;
-}
-
-static int read_state(const char *dir, run_state *s, pe_error *e) {
-    char path[4096];
-    path_in(path, sizeof path, dir, "checkpoint", ".safetensors");
-    pe_st_file *f = pe_st_open(path, e);
-    if (!f) return -1;
-    const char *txt = pe_st_metadata(f, "state");
-    int rc = (txt && parse_state(txt, s) == 0) ? 0
-                                               : pe_fail(e, "%s: no valid training state", path);
-    pe_st_close(f);
-    return rc;
 }
 
 /* ---- logs and results ------------------------------------------------------------ */
@@ -1007,7 +863,7 @@ static int save_phase_output(const trainer *t, pe_model *m, const char *stem, pe
 
 /* Epoch loop of a training phase with plateau schedule, early stopping and best
  * keeping; resumes inside the phase when s->epoch > 0. */
-static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_state *s,
+static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, pe_run_state *s,
                       pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
@@ -1016,13 +872,13 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
     /* the weight average (--ema) is kept in the plain-network phases */
     int ema = cfg->ema > 0 && (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE);
     size_t np = net->n_params * sizeof(float), nb = (net->n_buffers + 1) * sizeof(float);
-    phase_bufs pb = {.best_p = malloc(np), .best_b = malloc(nb)};
+    pe_phase_bufs pb = {.best_p = malloc(np), .best_b = malloc(nb)};
     if (ema) pb.ema_p = malloc(np), pb.ema_b = malloc(nb);
     int rc = (pb.best_p && pb.best_b && (!ema || (pb.ema_p && pb.ema_b)))
                  ? 0 : pe_fail(e, "out of memory");
     pe_adam *opt = &pb.opt;
     /* the full-batch last layer keeps no optimizer state: only the rate is tracked (and
-     * logged), and the checkpoint holds no Adam moments (checkpoint_slots) */
+     * logged), and the checkpoint holds no Adam moments (train/checkpoint.h) */
     if (rc == 0 && last && cfg->last_fista_iters > 0) opt->lr = cfg->lr_last;
     else if (rc == 0) rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
                                         last ? 0.0f : cfg->weight_decay, e);
@@ -1030,7 +886,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         weights_to(pb.best_p, pb.best_b, net);
         if (ema) weights_to(pb.ema_p, pb.ema_b, net);
         if (s->epoch > 0) {
-            rc = load_checkpoint_tensors(t, net, &pb, e);
+            rc = pe_checkpoint_load_tensors(t->ckpt, net, &pb, e);
             opt->step = s->adam_step;
             net->num_batches_tracked = s->nbt;
             /* the checkpoint's state holds the counters only: settings come from cfg */
@@ -1103,7 +959,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, run_stat
         s->seq = ++t->seq;
         s->adam_step = opt->step;
         s->nbt = net->num_batches_tracked;
-        rc = save_checkpoint(t, net, &pb, s, e);
+        rc = pe_checkpoint_save(t->ckpt, net, &pb, s, e);
         if (rc == 0 && !cosine && pe_early_stop_done(&s->stop)) {
             if (!cfg->quiet)
                 fprintf(stderr, "%s: early stop (no val improvement for %d epochs)\n", ph->name,
@@ -1145,7 +1001,7 @@ static void set_preproc(pe_model *m, const pe_cache *c, const pe_train_config *c
 }
 
 static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, const phase *prev,
-                     int pi, run_state *s, pe_error *e) {
+                     int pi, pe_run_state *s, pe_error *e) {
     double t0 = pe_now();
     int plain = ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE;
     pe_model *m = plain ? bm : pm;
@@ -1205,17 +1061,16 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
     int rc = trainer_init(&t, cfg, cache, run_dir, e);
     phase ph[MAX_PHASES];
     int n_ph = build_phases(cfg, stage, ph);
-    run_state s;
+    pe_run_state s;
     memset(&s, 0, sizeof s);
-    char ck[4096], mpath[4096];
-    path_in(ck, sizeof ck, run_dir, "checkpoint", ".safetensors");
+    char mpath[4096];
     path_in(mpath, sizeof mpath, run_dir, "metrics", ".jsonl");
     if (rc == 0 && resume) {
-        rc = read_state(run_dir, &s, e);
+        rc = pe_checkpoint_read_state(t.ckpt, &s, e);
         if (rc == 0) rc = filter_metrics(mpath, s.seq, NULL, NULL, e);
         if (rc == 0 && s.phase >= n_ph && !cfg->quiet)
             fprintf(stderr, "%s: the run is already complete\n", run_dir);
-    } else if (rc == 0 && pe_path_exists(ck) && stage == PE_STAGE_ALL) {
+    } else if (rc == 0 && pe_path_exists(t.ckpt) && stage == PE_STAGE_ALL) {
         rc = pe_fail(e, "%s already holds a training run: continue it with --resume, or choose "
                         "another --out", run_dir);
     }
@@ -1257,7 +1112,7 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
         if (rc) break;
         s.phase = i + 1;
         s.epoch = 0;
-        rc = save_checkpoint(&t, NULL, NULL, &s, e);
+        rc = pe_checkpoint_save(t.ckpt, NULL, NULL, &s, e);
     }
     pe_model_free(&pm);
     pe_model_free(&bm);
