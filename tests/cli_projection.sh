@@ -19,11 +19,13 @@ if ! "$bin" train --ptbxl "$work/data" --out "$work/run" --width 4 --latent 32 \
   exit 1
 fi
 M=$work/run/model.safetensors
-ids=$("$PY" - "$M" <<'PYEOF'
+# the model's prototype sources (safetensors metadata) to sources.json, their ecg_ids
+ids=$("$PY" - "$M" "$work/sources.json" <<'PYEOF'
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read()
 n = struct.unpack_from("<Q", raw, 0)[0]
 src = json.loads(json.loads(raw[8:8 + n])["__metadata__"]["prototype_sources"])
+json.dump(src, open(sys.argv[2], "w"))
 print(" ".join(sorted({str(s["ecg_id"]) for s in src if s["ecg_id"] >= 0}, key=int)))
 PYEOF
 )
@@ -34,12 +36,10 @@ for id in $ids; do
     fail "explain $id: $(head -3 "$work/err")"
   fi
 done
-if "$PY" - "$M" "$work" $ids >"$work/out" 2>&1 <<'PYEOF'
-import json, struct, sys
-raw = open(sys.argv[1], "rb").read()
-n = struct.unpack_from("<Q", raw, 0)[0]
-src = json.loads(json.loads(raw[8:8 + n])["__metadata__"]["prototype_sources"])
-work, checked, bad = sys.argv[2], 0, []
+if "$PY" - "$work" >"$work/out" 2>&1 <<'PYEOF'
+import json, sys
+work, checked, bad = sys.argv[1], 0, []
+src = json.load(open(f"{work}/sources.json"))
 for s in src:
     if s["ecg_id"] < 0:
         continue

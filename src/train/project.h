@@ -23,9 +23,10 @@ typedef struct {
  * strict > so a tie keeps the first) replaces it; src[p] gets that record's ecg_id,
  * labels and the cosine. distinct = 1 (the warm-up's projected epochs, so that a class's
  * prototypes stay on different ECGs) skips records an earlier prototype of the same class
- * took, unless the class has no more records than prototypes so far (then they share). A class without a positive leaves its prototypes as they are, with ecg_id -1
- * (and a warning on stderr if warn). znorm: scratch of n doubles. Returns the mean cosine
- * over the projected prototypes (NaN if none). */
+ * took, unless the class has no more records than prototypes so far (then they share).
+ * A class without a positive leaves its prototypes as they are, with ecg_id -1 (and a
+ * warning on stderr if warn). znorm: scratch of n doubles. Returns the mean cosine over
+ * the projected prototypes (NaN if none). */
 double pe_project_prototypes(float *protos, int K, const pe_latent_pool *pool,
                              pe_proto_source *src, double *znorm, int distinct, int warn);
 
