@@ -177,14 +177,14 @@ static const char *kind_name(example_kind k) {
 /* The most confident test prediction of a kind: a true positive of class `only` (or of
  * any class when only < 0: the highest probability), a false positive (highest
  * probability with label 0) or a false negative (lowest probability with label 1), at
- * the 0.5 threshold, skipping the records in used[0..n_used). Ties go to the first
+ * the 0.5 threshold, skipping the records of the examples chosen[0..n_chosen). Ties go to the first
  * record (cache order, i.e. ascending ecg_id), then the lower class. 0 if none. */
-static int pick(const pe_split_pred *p, example_kind kind, int only, const long *used, int n_used,
-                example *out) {
+static int pick(const pe_split_pred *p, example_kind kind, int only, const example *chosen,
+                int n_chosen, example *out) {
     int found = 0;
     for (long i = 0; i < p->view.n; i++) {
         int skip = 0;
-        for (int u = 0; u < n_used; u++) skip |= used[u] == i;
+        for (int u = 0; u < n_chosen; u++) skip |= chosen[u].rec == i;
         if (skip) continue;
         for (int c = 0; c < C_; c++) {
             if (only >= 0 && c != only) continue;
@@ -207,16 +207,13 @@ static int pick(const pe_split_pred *p, example_kind kind, int only, const long 
  * confident true positives of any class), the most confident false positive and the
  * most confident false negative. Returns the number chosen. */
 static int choose_examples(const pe_split_pred *p, example *ex) {
-    long used[N_EXAMPLES];
     int n = 0;
     const int want[2] = {class_index("AFIB"), class_index("SR")};
-    for (int k = 0; k < 2; k++) {
-        if (pick(p, EX_CORRECT, want[k], used, n, &ex[n]) ||
-            pick(p, EX_CORRECT, -1, used, n, &ex[n]))
-            used[n] = ex[n].rec, n++;
-    }
-    if (pick(p, EX_FALSE_POSITIVE, -1, used, n, &ex[n])) used[n] = ex[n].rec, n++;
-    if (pick(p, EX_FALSE_NEGATIVE, -1, used, n, &ex[n])) used[n] = ex[n].rec, n++;
+    for (int k = 0; k < 2; k++)
+        if (pick(p, EX_CORRECT, want[k], ex, n, &ex[n]) || pick(p, EX_CORRECT, -1, ex, n, &ex[n]))
+            n++;
+    if (pick(p, EX_FALSE_POSITIVE, -1, ex, n, &ex[n])) n++;
+    if (pick(p, EX_FALSE_NEGATIVE, -1, ex, n, &ex[n])) n++;
     return n;
 }
 
