@@ -177,8 +177,9 @@ static const char *kind_name(example_kind k) {
 /* The most confident test prediction of a kind: a true positive of class `only` (or of
  * any class when only < 0: the highest probability), a false positive (highest
  * probability with label 0) or a false negative (lowest probability with label 1), at
- * the 0.5 threshold, skipping the records of the examples chosen[0..n_chosen). Ties go to the first
- * record (cache order, i.e. ascending ecg_id), then the lower class. 0 if none. */
+ * the 0.5 threshold, skipping the records of the examples chosen[0..n_chosen). Ties go
+ * to the first record (cache order, i.e. ascending ecg_id), then the lower class. 0 if
+ * none. */
 static int pick(const pe_split_pred *p, example_kind kind, int only, const example *chosen,
                 int n_chosen, example *out) {
     int found = 0;
