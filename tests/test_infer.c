@@ -5,7 +5,8 @@
  * network with non-trivial BN (gamma, beta and running statistics from training-
  * mode passes over the records), batches 1, 3 and 8, 1 and 2 threads; refolding
  * after a weight change; the linear-head baseline; the plain-C fallback; backward
- * after pe_net_infer is refused; bf16 (emulated by oneDNN where the CPU lacks it)
+ * after pe_net_infer is refused; released work (pe_net_release_work) built again;
+ * bf16 (emulated by oneDNN where the CPU lacks it)
  * within 2e-2 of fp32. PE_TEST_QUICK=1 runs fewer cases. */
 #include "check.h"
 #include "nets.h"
@@ -114,6 +115,19 @@ static void test_proto(const float *x, int quick) {
     CHECK(pe_net_infer(&net, x, NREC, &err) == 0);
     CHECK(pe_net_forward(&net, x, NREC, 1, &err) == 0);
     check_batch(&net, x, NREC, "after a training-mode forward");
+
+    /* pe_net_release_work: nothing is left for backward, and a forward and the fused
+     * engine built again give the outputs of before */
+    CHECK(pe_net_forward(&net, x, NREC, 0, &err) == 0);
+    outputs kept;
+    save(&net, NREC, &kept);
+    pe_net_release_work(&net);
+    CHECK(net.infer == NULL && !net.acts_ready);
+    CHECK(pe_net_backward(&net, dl, NULL, 1, &err) == -1);
+    CHECK(pe_net_forward(&net, x, NREC, 0, &err) == 0);
+    compare(&net, &kept, NREC, 0.0, "forward after pe_net_release_work");
+    outputs_free(&kept);
+    check_batch(&net, x, NREC, "fused engine after pe_net_release_work");
 
     /* bf16 (emulated where the CPU lacks it) is close to fp32 */
     CHECK(pe_net_forward(&net, x, NREC, 0, &err) == 0);

@@ -187,6 +187,7 @@ void pe_net_reset_last_layer(pe_net *net) {
 typedef struct {
     float *ptr[MAX_OWNED];
     int n;
+    int n_init; /* those of pe_net_init (outputs of a forward); the rest come with use */
 } owned_list;
 
 static float *owned_alloc(owned_list *o, size_t n) {
@@ -308,8 +309,21 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
             return -1;
         }
     }
+    o->n_init = o->n;
     init_params(net, seed);
     return 0;
+}
+
+void pe_net_release_work(pe_net *net) {
+    owned_list *o = net->owned;
+    if (o) {
+        for (int i = o->n_init; i < o->n; i++) free(o->ptr[i]);
+        o->n = o->n_init;
+    }
+    net->acts_ready = 0; /* the next pe_net_forward allocates them again */
+    pe_infer_destroy(net->infer);
+    net->infer = NULL;
+    net->last_infer = 0;
 }
 
 void pe_net_free(pe_net *net) {

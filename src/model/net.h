@@ -159,6 +159,11 @@ typedef struct {
 int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
                 pe_error *e);
 void pe_net_free(pe_net *net);
+/* Releases what the net allocated on first use, the training activations with the
+ * backward scratch (pe_net_forward) and the fused inference engine (pe_net_infer),
+ * keeping parameters, buffers and outputs; a later forward builds them again. For a net
+ * that is done training (the plain network after the pretraining). */
+void pe_net_release_work(pe_net *net);
 
 /* x (B, leads, len) -> net->logits (B, C); also net->sim (B, P), net->z (B, D), net->h.
  * Keeps every activation for pe_net_backward (training or eval-mode batch norm). */

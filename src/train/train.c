@@ -1046,6 +1046,9 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
         printf("%-12s val macro-AUROC %.4f  test macro-AUROC %.4f  (%.1f s)\n", ph->name,
                val.auroc, test.auroc, secs);
     fflush(stdout);
+    /* the plain network is done: its activations and inference engine are not kept
+     * through the prototype network's phases (built again should it run once more) */
+    if (plain) pe_net_release_work(&bm->net);
     return rc;
 }
 
