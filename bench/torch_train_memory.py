@@ -34,14 +34,12 @@ sys.path.insert(0, here)
 import torch_model  # noqa: E402
 from torch_bench import autocast, train_loss  # noqa: E402
 
-LABELS = "1AVB IVCD 3AVB 2AVB SR AFIB STACH SARRH SBRAD PACE SVARR BIGU AFLT SVTAC PSVT TRIGU".split()
-
 
 def load(root):
     with open(os.path.join(root, "ptbxl_database.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     x = np.empty((len(rows), 12, 1000), np.float32)
-    y = np.zeros((len(rows), len(LABELS)), np.float32)
+    y = np.zeros((len(rows), len(torch_model.CLASS_NAMES)), np.float32)
     fold = np.empty(len(rows), np.int64)
     b, a = scipy.signal.butter(1, 0.5, btype="highpass", fs=100)
     for i, r in enumerate(rows):
@@ -50,7 +48,7 @@ def load(root):
             sys.exit(f"torch_train_memory: {r['filename_lr']}.dat: {raw.size} samples, not 12000")
         x[i] = scipy.signal.filtfilt(b, a, raw.reshape(1000, 12).T / 1000.0, axis=1)
         codes = ast.literal_eval(r["scp_codes"])
-        y[i] = [c in codes for c in LABELS]
+        y[i] = [c in codes for c in torch_model.CLASS_NAMES]
         fold[i] = int(float(r["strat_fold"]))
     train = fold <= 8
     mean = x[train].mean(axis=(0, 2), keepdims=True)

@@ -27,7 +27,7 @@ import torch_model  # noqa: E402
 from probe_last_layer import read_cache  # noqa: E402
 
 warnings.filterwarnings("ignore")
-NAMES = "1AVB IVCD 3AVB 2AVB SR AFIB STACH SARRH SBRAD PACE SVARR BIGU AFLT SVTAC PSVT TRIGU".split()
+NAMES = torch_model.CLASS_NAMES
 
 
 def representations(run, model):

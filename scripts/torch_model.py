@@ -19,7 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-NUM_CLASSES = 16
+# the rhythm labels in the model file's order (spec section 1)
+CLASS_NAMES = ("1AVB IVCD 3AVB 2AVB SR AFIB STACH SARRH SBRAD PACE SVARR BIGU AFLT SVTAC PSVT "
+               "TRIGU").split()
+NUM_CLASSES = len(CLASS_NAMES)
 NUM_LEADS = 12
 
 
