@@ -861,46 +861,85 @@ static int save_phase_output(const trainer *t, pe_model *m, const char *stem, pe
     return pe_model_save(m, path, 0, e);
 }
 
-/* Epoch loop of a training phase with plateau schedule, early stopping and best
- * keeping; resumes inside the phase when s->epoch > 0. */
+/* The buffers of a phase (best epoch, weight average, optimizer) and its schedule state:
+ * fresh at the phase's start, or from the checkpoint when resumed inside it
+ * (s->epoch > 0). */
+static int phase_begin(trainer *t, pe_net *net, const phase *ph, int ema, pe_phase_bufs *pb,
+                       pe_run_state *s, pe_error *e) {
+    const pe_train_config *cfg = t->cfg;
+    int last = ph->kind == PH_LAST;
+    size_t np = net->n_params * sizeof(float), nb = (net->n_buffers + 1) * sizeof(float);
+    pb->best_p = malloc(np), pb->best_b = malloc(nb);
+    if (ema) pb->ema_p = malloc(np), pb->ema_b = malloc(nb);
+    if (!pb->best_p || !pb->best_b || (ema && (!pb->ema_p || !pb->ema_b)))
+        return pe_fail(e, "out of memory");
+    pe_adam *opt = &pb->opt;
+    /* the full-batch last layer keeps no optimizer state: only the rate is tracked (and
+     * logged), and the checkpoint holds no Adam moments (train/checkpoint.h) */
+    int rc = 0;
+    if (last && cfg->last_fista_iters > 0) opt->lr = cfg->lr_last;
+    else rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
+                           last ? 0.0f : cfg->weight_decay, e);
+    if (rc) return rc;
+    weights_to(pb->best_p, pb->best_b, net);
+    if (ema) weights_to(pb->ema_p, pb->ema_b, net);
+    if (s->epoch > 0) {
+        rc = pe_checkpoint_load_tensors(t->ckpt, net, pb, e);
+        opt->step = s->adam_step;
+        net->num_batches_tracked = s->nbt;
+        /* the checkpoint's state holds the counters only: settings come from cfg */
+        s->plateau.factor = cfg->plateau_factor;
+        s->plateau.patience = cfg->plateau_patience;
+        s->stop.patience = cfg->early_stop_patience;
+    } else {
+        s->lr = opt->lr;
+        s->plateau = (pe_plateau){cfg->plateau_factor, cfg->plateau_patience, INFINITY, 0};
+        s->stop = (pe_early_stop){cfg->early_stop_patience, -INFINITY, -1, 0};
+        s->best_nbt = net->num_batches_tracked;
+    }
+    opt->lr = s->lr;
+    return rc;
+}
+
+/* One epoch of a phase trained by minibatches (all but the last layer), then its
+ * validation score (of the weight average, which stays swapped in, when ema). */
+static int minibatch_epoch(trainer *t, pe_model *m, const phase *ph, int pi, int ep, int ema,
+                           pe_phase_bufs *pb, int *projected, loss_terms *lt, split_eval *val,
+                           pe_error *e) {
+    const pe_train_config *cfg = t->cfg;
+    char label[48];
+    snprintf(label, sizeof label, "%s %d/%d", ph->name, ep + 1, ph->epochs);
+    /* in the last warm-up epochs the prototypes are projected onto the training latents
+     * after every step: the add-on learns to work with real latents */
+    *projected = ph->kind == PH_WARMUP && ep >= ph->epochs - cfg->warmup_projected;
+    int rc = 0;
+    if (*projected) {
+        if (!t->H) rc = train_features(t, &m->net, e);
+        if (rc) return rc;
+        double proj_cos = reproject(t, m);
+        if (!cfg->quiet)
+            fprintf(stderr, "%s: prototypes kept on training latents this epoch (mean cosine "
+                            "at its start %.4f)\n", ph->name, proj_cos);
+    }
+    rc = train_epoch(t, m, ph->kind, pi, ep, *projected, pb, label, lt, e);
+    if (rc == 0 && ema) ema_swap(pb, &m->net); /* evaluate (and keep) the average */
+    return rc ? rc : eval_split(t, &m->net, 1, val, e);
+}
+
+/* Epoch loop of a training phase with a cosine or plateau schedule, early stopping and
+ * best keeping; resumes inside the phase when s->epoch > 0. */
 static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, pe_run_state *s,
                       pe_error *e) {
     const pe_train_config *cfg = t->cfg;
     pe_net *net = &m->net;
     int last = ph->kind == PH_LAST;
+    int plain = ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE;
+    int ema = cfg->ema > 0 && plain; /* the weight average (--ema): plain-network phases */
+    int cosine = cfg->lr_cosine && (plain || ph->kind == PH_JOINT);
     float *sims[3] = {NULL, NULL, NULL};
-    /* the weight average (--ema) is kept in the plain-network phases */
-    int ema = cfg->ema > 0 && (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE);
-    size_t np = net->n_params * sizeof(float), nb = (net->n_buffers + 1) * sizeof(float);
-    pe_phase_bufs pb = {.best_p = malloc(np), .best_b = malloc(nb)};
-    if (ema) pb.ema_p = malloc(np), pb.ema_b = malloc(nb);
-    int rc = (pb.best_p && pb.best_b && (!ema || (pb.ema_p && pb.ema_b)))
-                 ? 0 : pe_fail(e, "out of memory");
+    pe_phase_bufs pb = {0};
     pe_adam *opt = &pb.opt;
-    /* the full-batch last layer keeps no optimizer state: only the rate is tracked (and
-     * logged), and the checkpoint holds no Adam moments (train/checkpoint.h) */
-    if (rc == 0 && last && cfg->last_fista_iters > 0) opt->lr = cfg->lr_last;
-    else if (rc == 0) rc = pe_adam_init(opt, net->n_params, last ? cfg->lr_last : cfg->lr,
-                                        last ? 0.0f : cfg->weight_decay, e);
-    if (rc == 0) {
-        weights_to(pb.best_p, pb.best_b, net);
-        if (ema) weights_to(pb.ema_p, pb.ema_b, net);
-        if (s->epoch > 0) {
-            rc = pe_checkpoint_load_tensors(t->ckpt, net, &pb, e);
-            opt->step = s->adam_step;
-            net->num_batches_tracked = s->nbt;
-            /* the checkpoint's state holds the counters only: settings come from cfg */
-            s->plateau.factor = cfg->plateau_factor;
-            s->plateau.patience = cfg->plateau_patience;
-            s->stop.patience = cfg->early_stop_patience;
-        } else {
-            s->lr = opt->lr;
-            s->plateau = (pe_plateau){cfg->plateau_factor, cfg->plateau_patience, INFINITY, 0};
-            s->stop = (pe_early_stop){cfg->early_stop_patience, -INFINITY, -1, 0};
-            s->best_nbt = net->num_batches_tracked;
-        }
-        opt->lr = s->lr;
-    }
+    int rc = phase_begin(t, net, ph, ema, &pb, s, e);
     if (rc == 0 && last) rc = compute_sims(t, net, sims, e);
     if (rc == 0 && last && s->epoch == 0 && cfg->last_keep_start) {
         /* the incoming last layer (trained in the warm-up) is the one to beat: the
@@ -909,13 +948,9 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, pe_run_s
         rc = eval_last(t, net, sims, 1, &v0, e);
         if (rc == 0) pe_early_stop_step(&s->stop, isnan(v0.auroc) ? -1.0 : v0.auroc, -1);
     }
-    int cosine = cfg->lr_cosine &&
-                 (ph->kind == PH_PRETRAIN || ph->kind == PH_BASELINE || ph->kind == PH_JOINT);
     for (int ep = s->epoch; rc == 0 && ep < ph->epochs; ep++) {
         double t0 = pe_now();
         if (cosine) s->lr = opt->lr = pe_cosine_lr(cfg->lr, ep, ph->epochs);
-        char label[48];
-        snprintf(label, sizeof label, "%s %d/%d", ph->name, ep + 1, ph->epochs);
         loss_terms lt;
         split_eval val;
         int projected = 0;
@@ -923,20 +958,7 @@ static int run_epochs(trainer *t, pe_model *m, const phase *ph, int pi, pe_run_s
             rc = train_epoch_last(t, net, sims, pi, ep, opt, &lt, e);
             if (rc == 0) rc = eval_last(t, net, sims, 1, &val, e);
         } else {
-            /* in the last warm-up epochs the prototypes are projected onto the training
-             * latents after every step: the add-on learns to work with real latents */
-            projected = ph->kind == PH_WARMUP && ep >= ph->epochs - cfg->warmup_projected;
-            double proj_cos;
-            if (projected) {
-                if (!t->H) rc = train_features(t, net, e);
-                if (rc == 0) proj_cos = reproject(t, m);
-                if (rc == 0 && !cfg->quiet)
-                    fprintf(stderr, "%s: prototypes kept on training latents this epoch (mean "
-                                    "cosine at its start %.4f)\n", ph->name, proj_cos);
-            }
-            if (rc == 0) rc = train_epoch(t, m, ph->kind, pi, ep, projected, &pb, label, &lt, e);
-            if (rc == 0 && ema) ema_swap(&pb, net); /* evaluate (and keep) the average */
-            if (rc == 0) rc = eval_split(t, net, 1, &val, e);
+            rc = minibatch_epoch(t, m, ph, pi, ep, ema, &pb, &projected, &lt, &val, e);
         }
         if (rc) break;
         float lr_used = s->lr;
