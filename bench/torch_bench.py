@@ -157,10 +157,11 @@ def main():
             ("peak RSS", "", f"{r['peak_rss_mb']:.0f} MB")]
     for a, b, c in rows:
         print(f"  {a:<32} {b:>20} {c:>22}")
-    if args.json:
-        with open(args.json, "w") as f:
+    if args.json:  # written whole or not at all (temp file + rename)
+        with open(args.json + ".tmp", "w") as f:
             json.dump(r, f, indent=2)
             f.write("\n")
+        os.replace(args.json + ".tmp", args.json)
 
 
 if __name__ == "__main__":

@@ -96,9 +96,10 @@ def main():
            "seconds": time.perf_counter() - t0, "records": len(x), "train_records": len(tr),
            "epochs": a.epochs, "threads": a.threads, "bf16": a.bf16, "torch": torch.__version__}
     print(json.dumps(out))
-    if a.json:
-        with open(a.json, "w") as f:
+    if a.json:  # written whole or not at all (temp file + rename)
+        with open(a.json + ".tmp", "w") as f:
             json.dump(out, f, indent=2)
+        os.replace(a.json + ".tmp", a.json)
 
 
 if __name__ == "__main__":
