@@ -5,7 +5,8 @@
  *
  * MODEL is a model file written by `protoecg train` (RUNDIR/model.safetensors), RECORD a
  * WFDB record path without extension (e.g. .../records100/00000/00001_lr): 12 leads,
- * 10 s, at 100 Hz or another integer rate such as 500 Hz (resampled). */
+ * 10 s, at 100 Hz or another integer rate such as 500 Hz (resampled). A longer record
+ * is read in 10-s windows with pe_classify_windows and pe_explain_window (docs/api.md). */
 #include <stdio.h>
 #include <stdlib.h>
 

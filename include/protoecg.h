@@ -85,7 +85,7 @@ int pe_classifier_set_precision(pe_classifier *c, int precision, const char **no
 int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
                    double *fs, pe_error *e);
 
-/* Checks a record (12 leads, 10 s, finite) and brings it to 100 Hz (resampled like
+/* Checks a record (12 leads, exactly 10 s, finite) and brings it to 100 Hz (resampled like
  * scipy.signal.resample_poly when recorded at another integer rate): out 12 x 1000 mV. */
 int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,
                        pe_error *e);
@@ -96,7 +96,8 @@ int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double 
 int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long n_samples,
                   double fs, float *out, pe_error *e);
 
-/* Probabilities of the 16 classes (pe_class_names order) for a record in mV. */
+/* Probabilities of the 16 classes (pe_class_names order) for a 10-s record in mV
+ * (pe_classify_windows reads longer records). */
 int pe_classify(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                 float probs[PE_NUM_CLASSES], pe_error *e);
 
@@ -106,6 +107,42 @@ int pe_classify(pe_classifier *c, const float *signal, int n_leads, long n_sampl
 int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                int top_k, float probs[PE_NUM_CLASSES], pe_class_explanation out[PE_NUM_CLASSES],
                pe_error *e);
+
+/* ---- records of any length: 10-s windows ------------------------------------ */
+
+/* The model reads 10 s. A longer record is read in 10-s windows that start every
+ * stride_s seconds from its first sample, plus one that ends with the record when those
+ * leave a tail out, so every sample lies in some window; a record of exactly 10 s is one
+ * window. Each window is preprocessed on its own, exactly like a 10-s record. */
+typedef struct {
+    long start;                  /* first sample, at the record's own rate */
+    double start_s;              /* start / fs */
+    float probs[PE_NUM_CLASSES]; /* the window's probabilities */
+} pe_window;
+
+/* How many windows a record of n_samples at fs has for stride_s (in (0, 10] seconds),
+ * and (if starts is not NULL) their first samples, ascending, into starts[0..n-1].
+ * Fails when the record is shorter than 10 s, the rate is not an integer or the stride
+ * is out of range. */
+int pe_window_starts(long n_samples, double fs, double stride_s, long *n_windows, long *starts,
+                     pe_error *e);
+
+/* Like pe_record_to_100hz, for the 10-s window of a record of any length that starts at
+ * sample `start` (start + 10 s <= the record's length). */
+int pe_window_to_100hz(const float *signal, int n_leads, long n_samples, double fs, long start,
+                       float *out, pe_error *e);
+
+/* Probabilities of every window of a record of at least 10 s (*windows, malloc'd,
+ * *n_windows of them) and, per class, the largest over the windows (probs: the class is
+ * present somewhere in the record). */
+int pe_classify_windows(pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                        double fs, double stride_s, float probs[PE_NUM_CLASSES],
+                        pe_window **windows, long *n_windows, pe_error *e);
+
+/* pe_explain for the 10-s window that starts at sample `start`. */
+int pe_explain_window(pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                      double fs, long start, int top_k, float probs[PE_NUM_CLASSES],
+                      pe_class_explanation out[PE_NUM_CLASSES], pe_error *e);
 
 #ifdef __cplusplus
 }

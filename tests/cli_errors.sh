@@ -239,10 +239,13 @@ expect_ok "explain: 100 Hz record given by its path" "" \
 # rates and lengths that cannot be used (same samples, edited record line)
 sed '1s/ 500 5000$/ 257.3 5000/' "$out500/00002_hr.hea" >"$out500/rate.hea"
 sed '1s/ 500 5000$/ 250 5000/' "$out500/00002_hr.hea" >"$out500/len.hea"
+sed '1s/ 500 5000$/ 1000 5000/' "$out500/00002_hr.hea" >"$out500/short.hea"
 expect_fail "explain: record at 257.3 Hz" "rate.*sampling rate 257.3 Hz cannot be used" \
   "$bin" explain --model "$M" "$out500/rate"
-expect_fail "predict: record of 20 s (5000 samples at 250 Hz)" "len.*5000 samples at 250 Hz.*exactly 10 s" \
+expect_ok "predict: record of 20 s (5000 samples at 250 Hz), in 10-s windows" "20.0 s read in 3 windows" \
   "$bin" predict --model "$M" "$out500/len"
+expect_fail "predict: record of 5 s (5000 samples at 1000 Hz)" "short.*5000 samples at 1000 Hz.*at least 10 s" \
+  "$bin" predict --model "$M" "$out500/short"
 
 # a baseline model has no prototypes to explain with
 expect_ok "train: tiny baseline" "" \

@@ -84,70 +84,155 @@ int pe_record_read(const char *record_path, float **signal, int *n_leads, long *
     return 0;
 }
 
-int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,
-                       pe_error *e) {
+/* The record's sampling rate as an integer (the resampler needs one). */
+static int integer_rate(double fs, long *ifs, pe_error *e) {
+    *ifs = lround(fs);
+    if (!(fabs(fs - (double)*ifs) <= 1e-9) || *ifs < 50 || *ifs > 10000)
+        return pe_fail(e, "sampling rate %g Hz cannot be used (need an integer rate such as "
+                          "100 or 500 Hz)", fs);
+    return 0;
+}
+
+/* The 10-s entry points (pe_classify, pe_explain, ...) take records of exactly 10 s. */
+static int exactly_10s(long n_samples, double fs, pe_error *e) {
+    long ifs;
+    if (integer_rate(fs, &ifs, e)) return -1;
+    if (n_samples != 10 * ifs)
+        return pe_fail(e, "the record has %ld samples at %ld Hz (%.2f s); the model needs "
+                          "exactly 10 s (longer records: pe_classify_windows, or protoecg "
+                          "predict / explain)", n_samples, ifs, (double)n_samples / (double)ifs);
+    return 0;
+}
+
+int pe_window_starts(long n_samples, double fs, double stride_s, long *n_windows, long *starts,
+                     pe_error *e) {
+    long ifs;
+    if (integer_rate(fs, &ifs, e)) return -1;
+    if (!(stride_s > 0 && stride_s <= 10))
+        return pe_fail(e, "the window stride must be in (0, 10] s (got %g)", stride_s);
+    long len = 10 * ifs, step = lround(stride_s * (double)ifs);
+    if (step < 1) step = 1;
+    if (n_samples < len)
+        return pe_fail(e, "the record has %ld samples at %ld Hz (%.2f s); the model needs at "
+                          "least 10 s", n_samples, ifs, (double)n_samples / (double)ifs);
+    long n = (n_samples - len) / step + 1;
+    int tail = (n - 1) * step + len < n_samples; /* one more window, ending with the record */
+    if (starts) {
+        for (long w = 0; w < n; w++) starts[w] = w * step;
+        if (tail) starts[n] = n_samples - len;
+    }
+    *n_windows = n + tail;
+    return 0;
+}
+
+int pe_window_to_100hz(const float *signal, int n_leads, long n_samples, double fs, long start,
+                       float *out, pe_error *e) {
     if (n_leads != PE_NUM_LEADS)
         return pe_fail(e, "the record has %d leads; the model needs the 12 standard leads",
                        n_leads);
-    long ifs = lround(fs);
-    if (fabs(fs - (double)ifs) > 1e-9 || ifs < 50 || ifs > 10000)
-        return pe_fail(e, "sampling rate %g Hz cannot be used (need an integer rate such as "
-                          "100 or 500 Hz)", fs);
-    if (n_samples != 10 * ifs)
-        return pe_fail(e, "the record has %ld samples at %ld Hz (%.2f s); the model needs "
-                          "exactly 10 s", n_samples, ifs, (double)n_samples / (double)ifs);
-    for (long i = 0; i < (long)n_leads * n_samples; i++)
-        if (!isfinite(signal[i]))
-            return pe_fail(e, "lead %ld has a non-finite sample (NaN or inf) at %ld", i / n_samples,
-                           i % n_samples);
+    long ifs;
+    if (integer_rate(fs, &ifs, e)) return -1;
+    long len = 10 * ifs;
+    if (start < 0 || start > n_samples - len)
+        return pe_fail(e, "the 10-s window starting at sample %ld (%.2f s) does not fit in "
+                          "the record (%ld samples, %.2f s at %ld Hz)", start,
+                       (double)start / (double)ifs, n_samples, (double)n_samples / (double)ifs, ifs);
+    for (int l = 0; l < PE_NUM_LEADS; l++)
+        for (long i = start; i < start + len; i++)
+            if (!isfinite(signal[(size_t)l * n_samples + i]))
+                return pe_fail(e, "lead %d has a non-finite sample (NaN or inf) at %ld (%.2f s)",
+                               l, i, (double)i / (double)ifs);
     for (int l = 0; l < PE_NUM_LEADS; l++) {
         float *y = out + (size_t)l * PE_NUM_SAMPLES;
-        const float *x = signal + (size_t)l * n_samples;
+        const float *x = signal + (size_t)l * n_samples + start;
         if (ifs == PE_SAMPLING_HZ) {
             memcpy(y, x, PE_NUM_SAMPLES * sizeof(float));
         } else {
             long ny = 0;
             /* pe_resample_poly reduces up/down by their gcd itself */
-            if (pe_resample_poly(x, n_samples, PE_SAMPLING_HZ, (int)ifs, y, &ny, e))
-                return -1;
+            if (pe_resample_poly(x, len, PE_SAMPLING_HZ, (int)ifs, y, &ny, e)) return -1;
             if (ny != PE_NUM_SAMPLES) return pe_fail(e, "resampling gave %ld samples", ny);
         }
     }
     return 0;
 }
 
-int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long n_samples,
-                  double fs, float *out, pe_error *e) {
+int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,
+                       pe_error *e) {
+    if (exactly_10s(n_samples, fs, e)) return -1;
+    return pe_window_to_100hz(signal, n_leads, n_samples, fs, 0, out, e);
+}
+
+/* The model's own preprocessing of a 12 x 1000 record at 100 Hz, in place: its high-pass
+ * filter, then its standardization. */
+static int filter_standardize(const pe_classifier *c, float *x, pe_error *e) {
     const pe_preproc *pre = &c->m.pre;
-    if (pe_record_to_100hz(signal, n_leads, n_samples, fs, out, e)) return -1;
     if (pre->filter_order > 0) {
         pe_iir f;
         if (pe_butter_highpass(pre->filter_order, pre->cutoff_hz, PE_SAMPLING_HZ, &f, e)) return -1;
         for (int l = 0; l < PE_NUM_LEADS; l++) {
-            float *y = out + (size_t)l * PE_NUM_SAMPLES;
+            float *y = x + (size_t)l * PE_NUM_SAMPLES;
             if (pe_filtfilt(&f, y, y, PE_NUM_SAMPLES, e)) return -1;
         }
     }
     if (pre->standardized)
         for (int l = 0; l < PE_NUM_LEADS; l++)
             for (int i = 0; i < PE_NUM_SAMPLES; i++) {
-                float *v = out + (size_t)l * PE_NUM_SAMPLES + i;
+                float *v = x + (size_t)l * PE_NUM_SAMPLES + i;
                 *v = (*v - pre->mean[l]) / pre->std[l];
             }
     return 0;
 }
 
+int pe_preprocess(const pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                  double fs, float *out, pe_error *e) {
+    if (pe_record_to_100hz(signal, n_leads, n_samples, fs, out, e)) return -1;
+    return filter_standardize(c, out, e);
+}
+
+/* The model on the window that starts at sample `start`: probabilities, and the
+ * similarities and logits left in the network's buffers. */
 static int run(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
-               float probs[PE_NUM_CLASSES], pe_error *e) {
-    if (pe_preprocess(c, signal, n_leads, n_samples, fs, c->x, e)) return -1;
-    if (pe_net_infer(&c->m.net, c->x, 1, e)) return -1;
+               long start, float probs[PE_NUM_CLASSES], pe_error *e) {
+    if (pe_window_to_100hz(signal, n_leads, n_samples, fs, start, c->x, e) ||
+        filter_standardize(c, c->x, e) || pe_net_infer(&c->m.net, c->x, 1, e))
+        return -1;
     for (int k = 0; k < PE_NUM_CLASSES; k++) probs[k] = 1.0f / (1.0f + expf(-c->m.net.logits[k]));
     return 0;
 }
 
 int pe_classify(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                 float probs[PE_NUM_CLASSES], pe_error *e) {
-    return run(c, signal, n_leads, n_samples, fs, probs, e);
+    if (exactly_10s(n_samples, fs, e)) return -1;
+    return run(c, signal, n_leads, n_samples, fs, 0, probs, e);
+}
+
+int pe_classify_windows(pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                        double fs, double stride_s, float probs[PE_NUM_CLASSES],
+                        pe_window **windows, long *n_windows, pe_error *e) {
+    *windows = NULL;
+    *n_windows = 0;
+    long n = 0;
+    if (pe_window_starts(n_samples, fs, stride_s, &n, NULL, e)) return -1;
+    long *starts = malloc((size_t)n * sizeof *starts);
+    pe_window *w = calloc((size_t)n, sizeof *w);
+    int rc = starts && w ? pe_window_starts(n_samples, fs, stride_s, &n, starts, e)
+                         : pe_fail(e, "out of memory");
+    for (long i = 0; rc == 0 && i < n; i++) {
+        w[i].start = starts[i];
+        w[i].start_s = (double)starts[i] / fs;
+        rc = run(c, signal, n_leads, n_samples, fs, starts[i], w[i].probs, e);
+        for (int k = 0; rc == 0 && k < PE_NUM_CLASSES; k++)
+            if (i == 0 || w[i].probs[k] > probs[k]) probs[k] = w[i].probs[k];
+    }
+    free(starts);
+    if (rc) {
+        free(w);
+        return -1;
+    }
+    *windows = w;
+    *n_windows = n;
+    return 0;
 }
 
 /* The order of explanation lists: by contribution W[c][p] s_p (its absolute value for
@@ -208,11 +293,18 @@ static pe_proto_evidence evidence(const pe_classifier *c, int k, int p) {
 int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_samples, double fs,
                int top_k, float probs[PE_NUM_CLASSES], pe_class_explanation out[PE_NUM_CLASSES],
                pe_error *e) {
+    if (exactly_10s(n_samples, fs, e)) return -1;
+    return pe_explain_window(c, signal, n_leads, n_samples, fs, 0, top_k, probs, out, e);
+}
+
+int pe_explain_window(pe_classifier *c, const float *signal, int n_leads, long n_samples,
+                      double fs, long start, int top_k, float probs[PE_NUM_CLASSES],
+                      pe_class_explanation out[PE_NUM_CLASSES], pe_error *e) {
     const pe_net *net = &c->m.net;
     if (net->cfg.head != PE_HEAD_PROTO)
         return pe_fail(e, "this model is a plain ResNet-18 baseline: it has no prototypes to "
                           "explain with");
-    if (run(c, signal, n_leads, n_samples, fs, probs, e)) return -1;
+    if (run(c, signal, n_leads, n_samples, fs, start, probs, e)) return -1;
     int P = net->n_protos, K = net->cfg.protos_per_class;
     if (top_k < 1) top_k = 1;
     if (top_k > PE_MAX_TOP) top_k = PE_MAX_TOP;

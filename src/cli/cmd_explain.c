@@ -1,6 +1,7 @@
 /* protoecg explain: why the model gave a record its labels, through the prototypes
  * (real training ECGs) that drove each class; text, JSON and an HTML page. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,11 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg explain --model M [--ptbxl DIR] RECORD [options]\n"
-            "  RECORD          an ecg_id of DIR, or any WFDB record path (12 leads, 10 s,\n"
-            "                  100 Hz or 500 Hz)\n"
+            "  RECORD          an ecg_id of DIR, or any WFDB record path (12 leads, at least\n"
+            "                  10 s, 100 Hz or another integer rate)\n"
+            "  --at S          for a record longer than 10 s, explain the 10-s window that\n"
+            "                  starts S seconds in (default: the window, among those every\n"
+            "                  5 s, where the record's most probable label is strongest)\n"
             "  --top K         prototypes shown per class (default 3)\n"
             "  --class NAME    also explain this class (repeatable); --all explains all 16\n"
             "  --json FILE     the explanation as JSON\n"
@@ -45,10 +49,14 @@ static void print_evidence(const pe_proto_evidence *ev, int n, const char *title
     }
 }
 
-static cJSON *explanation_json(const char *record, const float *probs,
-                               const pe_class_explanation *ex, int n_ex) {
+static cJSON *explanation_json(const char *record, double start_s, double seconds,
+                               const float *probs, const pe_class_explanation *ex, int n_ex) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "record", record);
+    cJSON_AddNumberToObject(o, "seconds", seconds);
+    cJSON *w = cJSON_AddObjectToObject(o, "window");
+    cJSON_AddNumberToObject(w, "start_s", start_s);
+    cJSON_AddNumberToObject(w, "end_s", start_s + 10);
     cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
     for (int c = 0; c < PE_NUM_CLASSES; c++) cJSON_AddNumberToObject(p, pe_class_names[c], probs[c]);
     cJSON *arr = cJSON_AddArrayToObject(o, "explanations");
@@ -56,9 +64,37 @@ static cJSON *explanation_json(const char *record, const float *probs,
     return o;
 }
 
+/* The first sample of the window to explain: at_s seconds in when at_s >= 0, else the
+ * whole record when it lasts 10 s, else the window (every 5 s) where the record's most
+ * probable label is strongest. */
+static int choose_window(pe_classifier *c, const float *sig, int nl, long ns, double fs,
+                         double at_s, long *start, pe_error *e) {
+    *start = 0;
+    if (at_s >= 0) {
+        *start = lround(at_s * fs);
+        return 0;
+    }
+    if (ns == lround(10 * fs)) return 0;
+    float probs[PE_NUM_CLASSES];
+    pe_window *w = NULL;
+    long nw = 0;
+    if (pe_classify_windows(c, sig, nl, ns, fs, 5, probs, &w, &nw, e)) return -1;
+    int top = 0;
+    for (int k = 1; k < PE_NUM_CLASSES; k++)
+        if (probs[k] > probs[top]) top = k;
+    for (long i = 0; i < nw; i++)
+        if (w[i].probs[top] == probs[top]) {
+            *start = w[i].start;
+            break;
+        }
+    free(w);
+    return 0;
+}
+
 int cmd_explain(int argc, char **argv) {
     const char *model_path = NULL, *root = NULL, *json = NULL, *html = NULL, *record = NULL, *v;
     int top = 3, all = 0;
+    double at_s = -1;
     uint8_t want[PE_NUM_CLASSES] = {0};
     for (int i = 1; i < argc; i++) {
         if (arg_value(argc, argv, &i, "--model", &model_path) ||
@@ -67,6 +103,12 @@ int cmd_explain(int argc, char **argv) {
             continue;
         if (arg_value(argc, argv, &i, "--top", &v)) {
             if (arg_int("--top", v, 1, PE_MAX_TOP, &top)) return 2;
+        } else if (arg_value(argc, argv, &i, "--at", &v)) {
+            if (arg_double("--at", v, &at_s)) return 2;
+            if (at_s < 0) {
+                fprintf(stderr, "protoecg explain: --at must be >= 0 seconds\n");
+                return 2;
+            }
         } else if (arg_value(argc, argv, &i, "--class", &v)) {
             int found = 0;
             for (int c = 0; c < PE_NUM_CLASSES; c++)
@@ -98,7 +140,7 @@ int cmd_explain(int argc, char **argv) {
     char path[4096];
     float *sig = NULL, probs[PE_NUM_CLASSES];
     int nl = 0;
-    long ns = 0;
+    long ns = 0, start = 0;
     double fs = 0;
     pe_class_explanation ex[PE_NUM_CLASSES], shown[PE_NUM_CLASSES];
     int n_shown = 0;
@@ -113,7 +155,8 @@ int cmd_explain(int argc, char **argv) {
     }
     if (rc == 0) rc = cli_resolve_record(record, have_db ? &db : NULL, root, path, sizeof path, &e);
     if (rc == 0) rc = pe_record_read(path, &sig, &nl, &ns, &fs, &e);
-    if (rc == 0) rc = pe_explain(c, sig, nl, ns, fs, top, probs, ex, &e);
+    if (rc == 0) rc = choose_window(c, sig, nl, ns, fs, at_s, &start, &e);
+    if (rc == 0) rc = pe_explain_window(c, sig, nl, ns, fs, start, top, probs, ex, &e);
     if (rc) {
         fprintf(stderr, "protoecg explain: %s: %s\n", record, e.msg);
         free(sig);
@@ -127,7 +170,17 @@ int cmd_explain(int argc, char **argv) {
         if (all || want[k] || ex[k].predicted) shown[n_shown++] = ex[k];
     }
     if (n_shown == 0) shown[n_shown++] = ex[best]; /* nothing predicted: explain the top class */
-    printf("%s\n", path);
+    double start_s = (double)start / fs, seconds = (double)ns / fs;
+    char title[4200];
+    if (ns == lround(10 * fs)) {
+        snprintf(title, sizeof title, "%s", path);
+    } else {
+        snprintf(title, sizeof title, "%s, %.1f-%.1f s of %.1f s", path, start_s, start_s + 10,
+                 seconds);
+        if (at_s < 0) fprintf(stderr, "explaining the 10-s window where the most probable label "
+                                      "is strongest (--at S explains another)\n");
+    }
+    printf("%s\n", title);
     for (int i = 0; i < n_shown; i++) {
         const pe_class_explanation *x = &shown[i];
         printf("\n%s %s  p = %.3f  logit %.3f = own prototypes %+.3f + other prototypes %+.3f\n",
@@ -137,7 +190,7 @@ int cmd_explain(int argc, char **argv) {
         print_evidence(x->other, x->n_other, "other classes' prototypes, largest contributions");
     }
     if (json) {
-        cJSON *o = explanation_json(path, probs, shown, n_shown);
+        cJSON *o = explanation_json(path, start_s, seconds, probs, shown, n_shown);
         char *s = cJSON_Print(o);
         cJSON_Delete(o);
         rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
@@ -149,7 +202,7 @@ int cmd_explain(int argc, char **argv) {
         const float *srcs[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
         float *owned[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
         rc = draw ? 0 : pe_fail(&e, "out of memory");
-        if (rc == 0) rc = pe_record_to_100hz(sig, nl, ns, fs, draw, &e);
+        if (rc == 0) rc = pe_window_to_100hz(sig, nl, ns, fs, start, draw, &e);
         for (int i = 0; rc == 0 && i < n_shown; i++)
             for (int k = 0; k < shown[i].n_top; k++) {
                 int id = shown[i].top[k].source_ecg_id;
@@ -163,7 +216,7 @@ int cmd_explain(int argc, char **argv) {
             }
         if (rc == 0) {
             pe_sb sb = {0};
-            rc = pe_html_explanation_page(&sb, path, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ, probs,
+            rc = pe_html_explanation_page(&sb, title, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ, probs,
                                           shown, n_shown, srcs, model_path, &e);
             if (rc == 0) rc = pe_html_write(&sb, html, &e);
             pe_sb_free(&sb);

@@ -13,17 +13,40 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: protoecg predict --model M [--json FILE] [--threshold X]\n"
-            "                        [--precision fp32|bf16|int8] RECORD...\n"
-            "  RECORD   WFDB record path without extension (e.g. records100/00000/00001_lr);\n"
-            "           12 leads, 10 s at 100 Hz (500 Hz and other integer rates are resampled);\n"
-            "           options may come before or after the records, \"--\" ends them\n");
+            "usage: protoecg predict --model M [--json FILE] [--threshold X] [--stride S]\n"
+            "                        [--windows] [--precision fp32|bf16|int8] RECORD...\n"
+            "  RECORD     WFDB record path without extension (e.g. records100/00000/00001_lr);\n"
+            "             12 leads, at least 10 s, at 100 Hz or another integer rate\n"
+            "             (resampled); options may come before or after the records, \"--\"\n"
+            "             ends them\n"
+            "  --stride S a record longer than 10 s is read in 10-s windows starting every S\n"
+            "             seconds (default 5; one more window ends with the record); a label's\n"
+            "             probability is its largest over the windows\n"
+            "  --windows  also print each window's labels (the JSON always has them)\n");
+}
+
+/* The labels at or above the threshold with their probabilities, as text. */
+static void print_labels(const float *probs, double threshold) {
+    int any = 0;
+    for (int k = 0; k < PE_NUM_CLASSES; k++)
+        if (probs[k] >= threshold) printf(" %s (%.3f)", pe_class_names[k], probs[k]), any = 1;
+    printf("%s\n", any ? "" : " no rhythm label above the threshold");
+}
+
+/* The same into o: "labels" (an array) and "probabilities" (an object). */
+static void add_labels(cJSON *o, const float *probs, double threshold) {
+    cJSON *labels = cJSON_AddArrayToObject(o, "labels");
+    cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
+    for (int k = 0; k < PE_NUM_CLASSES; k++) {
+        cJSON_AddNumberToObject(p, pe_class_names[k], probs[k]);
+        if (probs[k] >= threshold) cJSON_AddItemToArray(labels, cJSON_CreateString(pe_class_names[k]));
+    }
 }
 
 int cmd_predict(int argc, char **argv) {
     const char *model_path = NULL, *json = NULL, *v;
-    double threshold = 0.5;
-    int threads = 1, n_rec = 0, only_records = 0;
+    double threshold = 0.5, stride = 5;
+    int threads = 1, n_rec = 0, only_records = 0, per_window = 0;
     pe_precision prec = PE_PREC_FP32;
     /* records and options in any order; after "--" everything is a record */
     const char **recs = malloc((size_t)argc * sizeof *recs);
@@ -41,6 +64,14 @@ int cmd_predict(int argc, char **argv) {
                    arg_value(argc, argv, &i, "--json", &json)) {
         } else if (arg_value(argc, argv, &i, "--threshold", &v)) {
             if (arg_double("--threshold", v, &threshold)) bad = 2;
+        } else if (arg_value(argc, argv, &i, "--stride", &v)) {
+            if (arg_double("--stride", v, &stride)) bad = 2;
+            else if (!(stride > 0 && stride <= 10)) {
+                fprintf(stderr, "protoecg predict: --stride must be in (0, 10] seconds\n");
+                bad = 2;
+            }
+        } else if (!strcmp(argv[i], "--windows")) {
+            per_window = 1;
         } else if (arg_value(argc, argv, &i, "--precision", &v)) {
             if (pe_precision_parse(v, &prec)) {
                 fprintf(stderr, "protoecg predict: --precision must be fp32, bf16 or int8\n");
@@ -80,11 +111,12 @@ int cmd_predict(int argc, char **argv) {
     for (int r = 0; r < n_rec; r++) {
         const char *rec = recs[r];
         float *sig = NULL, probs[PE_NUM_CLASSES];
-        int nl;
-        long ns;
-        double fs;
+        pe_window *w = NULL;
+        long nw = 0, ns = 0;
+        int nl = 0;
+        double fs = 0;
         if (pe_record_read(rec, &sig, &nl, &ns, &fs, &e) ||
-            pe_classify(c, sig, nl, ns, fs, probs, &e)) {
+            pe_classify_windows(c, sig, nl, ns, fs, stride, probs, &w, &nw, &e)) {
             fprintf(stderr, "protoecg predict: %s: %s\n", rec, e.msg);
             free(sig);
             failures++;
@@ -92,19 +124,28 @@ int cmd_predict(int argc, char **argv) {
         }
         free(sig);
         printf("%s:", rec);
-        int any = 0;
-        for (int k = 0; k < PE_NUM_CLASSES; k++)
-            if (probs[k] >= threshold) printf(" %s (%.3f)", pe_class_names[k], probs[k]), any = 1;
-        printf("%s\n", any ? "" : " no rhythm label above the threshold");
+        print_labels(probs, threshold);
+        if (nw > 1)
+            printf("  (%.1f s read in %ld windows of 10 s; a label's probability is its largest)\n",
+                   (double)ns / fs, nw);
+        for (long i = 0; per_window && nw > 1 && i < nw; i++) {
+            printf("  %6.1f-%.1f s:", w[i].start_s, w[i].start_s + 10);
+            print_labels(w[i].probs, threshold);
+        }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "record", rec);
-        cJSON *labels = cJSON_AddArrayToObject(o, "labels");
-        cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
-        for (int k = 0; k < PE_NUM_CLASSES; k++) {
-            cJSON_AddNumberToObject(p, pe_class_names[k], probs[k]);
-            if (probs[k] >= threshold) cJSON_AddItemToArray(labels, cJSON_CreateString(pe_class_names[k]));
+        cJSON_AddNumberToObject(o, "seconds", (double)ns / fs);
+        add_labels(o, probs, threshold);
+        cJSON *arr = cJSON_AddArrayToObject(o, "windows");
+        for (long i = 0; i < nw; i++) {
+            cJSON *wo = cJSON_CreateObject();
+            cJSON_AddNumberToObject(wo, "start_s", w[i].start_s);
+            cJSON_AddNumberToObject(wo, "end_s", w[i].start_s + 10);
+            add_labels(wo, w[i].probs, threshold);
+            cJSON_AddItemToArray(arr, wo);
         }
         cJSON_AddItemToArray(out, o);
+        free(w);
     }
     int rc = 0;
     if (json) {

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Records longer than 10 s through the command line: a record made of three 10-s records
+# one after the other (scripts/concat_records.py) gets, window by window, exactly the
+# probabilities `predict` gives those records, its labels are the per-class maxima,
+# `explain --at` explains a window like the 10-s record, the default window is the one
+# where the most probable label peaks, and bad strides, windows outside the record and
+# records shorter than 10 s are refused. Synthetic data and a tiny model (seconds).
+set -u
+cd "$(dirname "$0")/.."
+source tests/synthetic_test_env.sh
+"$PY" scripts/make_tiny_ptbxl.py "$work/d" --n 24 || { echo "FAIL: make_tiny_ptbxl.py"; exit 1; }
+"$bin" train --ptbxl "$work/d" --out "$work/run" --width 4 --latent 32 --protos-per-class 2 \
+  --epochs 1 --epochs-pretrain 0 --epochs-warmup 0 --epochs-last 1 --batch 16 --threads 1 \
+  --quiet >"$work/out" 2>&1 || { cat "$work/out"; echo "FAIL: tiny training run"; exit 1; }
+M=$work/run/model.safetensors
+R=$work/d/records100/00000
+"$PY" scripts/concat_records.py "$work/long" "$R/00001_lr" "$R/00002_lr" "$R/00003_lr" || fail "concat"
+"$PY" scripts/concat_records.py "$work/l25" "$R/00001_lr" "$R/00002_lr" "$R/00003_lr" --seconds 25 || fail "concat 25 s"
+"$PY" scripts/concat_records.py "$work/short" "$R/00001_lr" --seconds 9.99 || fail "concat 9.99 s"
+
+"$bin" predict --model "$M" --json "$work/alone.json" "$R/00001_lr" "$R/00002_lr" "$R/00003_lr" \
+  >/dev/null || fail "predict on the 10-s records"
+"$bin" predict --model "$M" --stride 10 --json "$work/s10.json" "$work/long" >/dev/null || fail "predict --stride 10"
+"$bin" predict --model "$M" --windows --json "$work/s5.json" "$work/long" "$work/l25" >"$work/s5.txt" \
+  || fail "predict (default stride)"
+grep -q "30.0 s read in 5 windows" "$work/s5.txt" || fail "predict: no window summary: $(cat "$work/s5.txt")"
+grep -q "^ *20.0-30.0 s:" "$work/s5.txt" || fail "predict --windows: no per-window line"
+"$bin" explain --model "$M" --at 10 --json "$work/ex10.json" "$work/long" >/dev/null || fail "explain --at 10"
+"$bin" explain --model "$M" --json "$work/ex2.json" "$R/00002_lr" >/dev/null || fail "explain a 10-s record"
+"$bin" explain --model "$M" --json "$work/exd.json" --html "$work/exd.html" "$work/long" >/dev/null \
+  2>"$work/err" || fail "explain (default window)"
+grep -q "most probable label" "$work/err" || fail "explain: does not say which window it chose"
+
+"$PY" - "$work" <<'PYEOF' || fail "the windows' figures"
+import json, sys
+w = sys.argv[1]
+load = lambda f: json.load(open(f"{w}/{f}"))
+alone, s10, s5 = load("alone.json"), load("s10.json")[0], load("s5.json")
+assert [x["start_s"] for x in s10["windows"]] == [0, 10, 20], s10["windows"]
+for win, rec in zip(s10["windows"], alone):  # the windows are the three records, exactly
+    assert win["probabilities"] == rec["probabilities"], (win, rec)
+    assert win["labels"] == rec["labels"]
+for k, p in s10["probabilities"].items():  # record level: the largest over the windows
+    assert p == max(x["probabilities"][k] for x in s10["windows"]), k
+assert s10["seconds"] == 30
+assert [x["start_s"] for x in s5[0]["windows"]] == [0, 5, 10, 15, 20]
+assert [x["start_s"] for x in s5[1]["windows"]] == [0, 5, 10, 15], s5[1]["windows"]
+assert s5[1]["seconds"] == 25
+ex10, ex2, exd = load("ex10.json"), load("ex2.json"), load("exd.json")
+assert ex10["window"] == {"start_s": 10, "end_s": 20}, ex10["window"]
+assert ex10["probabilities"] == ex2["probabilities"] == alone[1]["probabilities"]
+assert ex10["explanations"] == ex2["explanations"]
+top = max(s5[0]["probabilities"], key=lambda k: s5[0]["probabilities"][k])
+best = max(s5[0]["windows"], key=lambda x: x["probabilities"][top])
+assert exd["window"]["start_s"] == best["start_s"], (exd["window"], best["start_s"], top)
+print("ok: windows equal their 10-s records; labels are the maxima; explain picks", best["start_s"], "s for", top)
+PYEOF
+s=$(grep -o '"start_s":[^,]*' "$work/exd.json" | head -1 | tr -dc '0-9.')
+grep -q "long, ${s}.0-" "$work/exd.html" || fail "explain --html: the page does not name the window"
+
+expect_fail() {
+  local name=$1 re=$2
+  shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  if ((rc == 0 || rc >= 128)); then fail "$name: exit code $rc"
+  elif ! grep -qiE -- "$re" "$work/err"; then fail "$name: stderr does not match /$re/: $(cat "$work/err")"
+  else echo "ok: $name: $(head -1 "$work/err")"; fi
+}
+expect_fail "predict: --stride 0" "stride must be in" "$bin" predict --model "$M" --stride 0 "$work/long"
+expect_fail "predict: --stride 12" "stride must be in" "$bin" predict --model "$M" --stride 12 "$work/long"
+expect_fail "predict: a 9.99-s record" "short.*999 samples at 100 Hz.*at least 10 s" \
+  "$bin" predict --model "$M" "$work/short"
+expect_fail "explain: --at 20.5 on 30 s" "does not fit in the record" \
+  "$bin" explain --model "$M" --at 20.5 "$work/long"
+expect_fail "explain: --at -1" "--at must be >= 0" "$bin" explain --model "$M" --at -1 "$work/long"
+expect_fail "explain: a 9.99-s record" "at least 10 s" "$bin" explain --model "$M" "$work/short"
+((fails == 0)) || exit 1
+echo "cli_windows: all passed"
