@@ -3,8 +3,9 @@
 # one after the other (scripts/concat_records.py) gets, window by window, exactly the
 # probabilities `predict` gives those records, its labels are the per-class maxima,
 # `explain --at` explains a window like the 10-s record, the default window is the one
-# where the most probable label peaks, and bad strides, windows outside the record and
-# records shorter than 10 s are refused. Synthetic data and a tiny model (seconds).
+# where the most probable label peaks (its HTML page charts the windows), and bad
+# strides, windows outside the record and records shorter than 10 s are refused.
+# Synthetic data and a tiny model (seconds).
 set -u
 cd "$(dirname "$0")/.."
 source tests/synthetic_test_env.sh
@@ -57,6 +58,10 @@ print("ok: windows equal their 10-s records; labels are the maxima; explain pick
 PYEOF
 s=$(grep -o '"start_s":[^,]*' "$work/exd.json" | head -1 | tr -dc '0-9.')
 grep -q "long, ${s}.0-" "$work/exd.html" || fail "explain --html: the page does not name the window"
+grep -q "The whole record" "$work/exd.html" && grep -q "Probability along the record" "$work/exd.html" \
+  || fail "explain --html: no timeline of the windows"
+"$bin" explain --model "$M" --html "$work/ex2.html" "$R/00002_lr" >/dev/null 2>&1 || fail "explain --html, 10 s"
+grep -q "The whole record" "$work/ex2.html" && fail "explain --html: a timeline for a 10-s record"
 
 expect_fail() {
   local name=$1 re=$2

@@ -441,7 +441,7 @@ int main(void) {
     pe_sb sb = {0};
     pe_error e = {{0}};
     CHECK_MSG(pe_html_explanation_page(&sb, title, input, NS, 100.0, probs, ex, 2, sources,
-                                       "rhythm-k5 <demo>", &e) == 0,
+                                       "rhythm-k5 <demo>", NULL, &e) == 0,
               "%s", e.msg);
     const char *page = pe_sb_str(&sb);
     CHECK(strstr(page, "<test fold>") == NULL && strstr(page, "& \"AFIB\"") == NULL);
@@ -460,7 +460,7 @@ int main(void) {
     CHECK_MSG(pe_html_explanation_page(&sb, "PTB-XL ecg_id 452 (test fold)", input, NS, 100.0,
                                        probs, ex, 2, sources,
                                        "synthetic explanation (rendering test, no trained model)",
-                                       &e) == 0,
+                                       NULL, &e) == 0,
               "%s", e.msg);
     page = pe_sb_str(&sb);
     const float *drawn[5] = {input, src, src + (size_t)NL * NS, src + (size_t)2 * NL * NS,
@@ -502,7 +502,7 @@ int main(void) {
 
     /* Invalid explanations are refused with a message. */
     ex[1].class_idx = 16;
-    CHECK(pe_html_explanation_page(&sb, title, input, NS, 100.0, probs, ex, 2, NULL, NULL, &e) ==
+    CHECK(pe_html_explanation_page(&sb, title, input, NS, 100.0, probs, ex, 2, NULL, NULL, NULL, &e) ==
           -1);
     CHECK_CONTAINS(e.msg, "class 16");
     pe_sb_free(&sb);

@@ -94,7 +94,7 @@ int main(void) {
 
     /* the explanation page is its header + the level-2 body without prefix + footer */
     pe_sb page = {0}, body2 = {0};
-    CHECK(pe_html_explanation_page(&page, "rec", sig, N, 100.0, probs, ex, 2, srcs, "m", &e) == 0);
+    CHECK(pe_html_explanation_page(&page, "rec", sig, N, 100.0, probs, ex, 2, srcs, "m", NULL, &e) == 0);
     CHECK(pe_html_explanation_body(&body2, "rec", sig, N, 100.0, probs, ex, 2, srcs, 2, "", &e) == 0);
     const char *p = pe_sb_str(&page), *at = strstr(p, pe_sb_str(&body2));
     CHECK_MSG(at != NULL, "the page does not contain the body");
@@ -102,6 +102,14 @@ int main(void) {
         CHECK(strstr(p, "</header>\n") + strlen("</header>\n") == at);
         CHECK(strncmp(at + body2.len, "<footer>", 8) == 0);
     }
+    /* a prelude goes between the header and the body */
+    pe_sb pre = {0};
+    CHECK(pe_html_explanation_page(&pre, "rec", sig, N, 100.0, probs, ex, 2, srcs, "m",
+                                   "<section>timeline</section>", &e) == 0);
+    const char *q = pe_sb_str(&pre), *qb = strstr(q, pe_sb_str(&body2));
+    const char *qh = strstr(q, "</header>\n<section>timeline</section>");
+    CHECK(qb && qh && qh + 37 == qb);
+    pe_sb_free(&pre);
 
     /* bad arguments */
     pe_sb bad = {0};

@@ -64,31 +64,54 @@ static cJSON *explanation_json(const char *record, double start_s, double second
     return o;
 }
 
-/* The first sample of the window to explain: at_s seconds in when at_s >= 0, else the
- * whole record when it lasts 10 s, else the window (every 5 s) where the record's most
- * probable label is strongest. */
-static int choose_window(pe_classifier *c, const float *sig, int nl, long ns, double fs,
-                         double at_s, long *start, pe_error *e) {
-    *start = 0;
-    if (at_s >= 0) {
-        *start = lround(at_s * fs);
-        return 0;
-    }
-    if (ns == lround(10 * fs)) return 0;
-    float probs[PE_NUM_CLASSES];
-    pe_window *w = NULL;
-    long nw = 0;
-    if (pe_classify_windows(c, sig, nl, ns, fs, 5, probs, &w, &nw, e)) return -1;
+/* The window to explain (its first sample) in a record of ns samples: at_s seconds in
+ * when at_s >= 0, else the window of w (n of them; none for a 10-s record) where the
+ * record's most probable label is strongest. */
+static long choose_window(const pe_window *w, long n, double fs, double at_s) {
+    if (at_s >= 0) return lround(at_s * fs);
+    long best = 0;
     int top = 0;
-    for (int k = 1; k < PE_NUM_CLASSES; k++)
-        if (probs[k] > probs[top]) top = k;
-    for (long i = 0; i < nw; i++)
-        if (w[i].probs[top] == probs[top]) {
-            *start = w[i].start;
-            break;
+    for (int k = 0; k < PE_NUM_CLASSES; k++)
+        for (long i = 0; i < n; i++)
+            if (w[i].probs[k] > w[best].probs[top]) best = i, top = k;
+    return n ? w[best].start : 0;
+}
+
+/* The HTML section above a longer record's explanation: each label's probability along
+ * the record's windows (the labels predicted in some window, else the most probable). */
+static int timeline_html(pe_sb *sb, const pe_window *w, long n, double seconds, long start,
+                         double fs, pe_error *e) {
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * PE_NUM_CLASSES * sizeof *y);
+    if (!x || !y) {
+        free(x), free(y);
+        return pe_fail(e, "out of memory");
+    }
+    pe_chart_series series[PE_NUM_CLASSES];
+    int n_series = 0, top = 0;
+    float top_p = -1;
+    for (int k = 0; k < PE_NUM_CLASSES; k++) {
+        float mx = 0;
+        for (long i = 0; i < n; i++) {
+            x[i] = w[i].start_s + 5;
+            y[(size_t)k * n + i] = w[i].probs[k];
+            mx = fmaxf(mx, w[i].probs[k]);
         }
-    free(w);
-    return 0;
+        if (mx >= 0.5f) series[n_series++] = (pe_chart_series){pe_class_names[k], x, y + (size_t)k * n, (int)n};
+        if (mx > top_p) top = k, top_p = mx;
+    }
+    if (n_series == 0) series[n_series++] = (pe_chart_series){pe_class_names[top], x, y + (size_t)top * n, (int)n};
+    char text[512];
+    snprintf(text, sizeof text, "%.1f s read in %ld windows of 10 s, every 5 s (a label's "
+             "probability is its largest over the windows). The explanation below is for the "
+             "window %.1f-%.1f s.", seconds, n, (double)start / fs, (double)start / fs + 10);
+    pe_sb_append(sb, "<section><h2>The whole record</h2><p>");
+    pe_html_escape(sb, text);
+    pe_sb_append(sb, "</p>");
+    pe_svg_line_chart(sb, "Probability along the record", "middle of the 10-s window (s)",
+                      "probability", series, n_series, 0, 1);
+    pe_sb_append(sb, "</section>\n");
+    free(x), free(y);
+    return pe_sb_check(sb, "the timeline", e);
 }
 
 int cmd_explain(int argc, char **argv) {
@@ -140,7 +163,8 @@ int cmd_explain(int argc, char **argv) {
     char path[4096];
     float *sig = NULL, probs[PE_NUM_CLASSES];
     int nl = 0;
-    long ns = 0, start = 0;
+    long ns = 0, start = 0, n_win = 0;
+    pe_window *win = NULL;
     double fs = 0;
     pe_class_explanation ex[PE_NUM_CLASSES], shown[PE_NUM_CLASSES];
     int n_shown = 0;
@@ -155,11 +179,15 @@ int cmd_explain(int argc, char **argv) {
     }
     if (rc == 0) rc = cli_resolve_record(record, have_db ? &db : NULL, root, path, sizeof path, &e);
     if (rc == 0) rc = pe_record_read(path, &sig, &nl, &ns, &fs, &e);
-    if (rc == 0) rc = choose_window(c, sig, nl, ns, fs, at_s, &start, &e);
+    /* a record longer than 10 s: its windows, for choosing one and for the timeline */
+    if (rc == 0 && ns != lround(10 * fs))
+        rc = pe_classify_windows(c, sig, nl, ns, fs, 5, probs, &win, &n_win, &e);
+    if (rc == 0) start = choose_window(win, n_win, fs, at_s);
     if (rc == 0) rc = pe_explain_window(c, sig, nl, ns, fs, start, top, probs, ex, &e);
     if (rc) {
         fprintf(stderr, "protoecg explain: %s: %s\n", record, e.msg);
         free(sig);
+        free(win);
         if (have_db) pe_ptbxl_free(&db);
         pe_classifier_free(c);
         return 1;
@@ -215,17 +243,22 @@ int cmd_explain(int argc, char **argv) {
                     fprintf(stderr, "warning: source ECG %d not shown: %s\n", id, se.msg);
             }
         if (rc == 0) {
-            pe_sb sb = {0};
-            rc = pe_html_explanation_page(&sb, title, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ, probs,
-                                          shown, n_shown, srcs, model_path, &e);
+            pe_sb sb = {0}, timeline = {0};
+            if (n_win > 0) rc = timeline_html(&timeline, win, n_win, seconds, start, fs, &e);
+            if (rc == 0)
+                rc = pe_html_explanation_page(&sb, title, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ,
+                                              probs, shown, n_shown, srcs, model_path,
+                                              n_win > 0 ? pe_sb_str(&timeline) : NULL, &e);
             if (rc == 0) rc = pe_html_write(&sb, html, &e);
             pe_sb_free(&sb);
+            pe_sb_free(&timeline);
         }
         for (int i = 0; i < PE_NUM_CLASSES * PE_MAX_TOP; i++) free(owned[i]);
         free(draw);
     }
     if (rc) fprintf(stderr, "protoecg explain: %s\n", e.msg);
     free(sig);
+    free(win);
     if (have_db) pe_ptbxl_free(&db);
     pe_classifier_free(c);
     return rc ? 1 : 0;

@@ -832,7 +832,7 @@ int pe_html_explanation_body(pe_sb *sb, const char *record_title, const float *s
 int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *sig, int n,
                              double fs, const float *probs, const pe_class_explanation *ex,
                              int n_ex, const float *const *source_sigs, const char *model_name,
-                             pe_error *e) {
+                             const char *prelude_html, pe_error *e) {
     if (check_explanation(sig, n, fs, probs, ex, n_ex, e)) return -1;
     const char *rt = record_title ? record_title : "ECG";
     char title[512];
@@ -849,6 +849,7 @@ int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *s
     pe_sb_append(sb, "Interpretable rhythm classifier (prototype network): each class score "
                      "is the weighted similarity of this ECG to prototypes, and every prototype "
                      "is a real training ECG.</p></header>\n");
+    if (prelude_html) pe_sb_append(sb, prelude_html);
     if (pe_html_explanation_body(sb, record_title, sig, n, fs, probs, ex, n_ex, source_sigs, 2,
                                  "", e))
         return -1;

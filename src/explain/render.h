@@ -88,11 +88,13 @@ void pe_html_end(pe_sb *sb);
  * it was projected onto (source_sigs[i*PE_MAX_TOP + k], a (12, n) signal at fs, or
  * NULL when unavailable; source_sigs itself may be NULL), its ecg_id, labels,
  * similarity, weight and contribution. Predicted classes in the bar chart are those of
- * ex with predicted != 0. model_name may be NULL. Fails on invalid arguments. */
+ * ex with predicted != 0. model_name may be NULL. prelude_html (NULL: none), HTML of the
+ * caller's, goes between the page's header and the explanation (protoecg explain puts
+ * a longer record's timeline there). Fails on invalid arguments. */
 int pe_html_explanation_page(pe_sb *sb, const char *record_title, const float *sig, int n,
                              double fs, const float *probs, const pe_class_explanation *ex,
                              int n_ex, const float *const *source_sigs, const char *model_name,
-                             pe_error *e);
+                             const char *prelude_html, pe_error *e);
 
 /* The content of the explanation page without the page wrapper (no <html>, header or
  * footer), to place one or more explanations in a page of one's own: the prediction
