@@ -80,8 +80,9 @@ int pe_classifier_protos_per_class(const pe_classifier *c);
 #define PE_PRECISION_INT8 2
 int pe_classifier_set_precision(pe_classifier *c, int precision, const char **note);
 
-/* Reads a WFDB record (path without extension, e.g. ".../00001_lr") as physical
- * values, lead-major (*n_leads, *n_samples), malloc'd into *signal. */
+/* Reads a WFDB record (path without extension, e.g. ".../00001_lr", or with its .hea,
+ * .dat or .mat file's) as physical values, lead-major (*n_leads, *n_samples), malloc'd
+ * into *signal. */
 int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
                    double *fs, pe_error *e);
 

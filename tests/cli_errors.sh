@@ -235,6 +235,8 @@ expect_ok "predict: 500 Hz record outside the dataset" "outside/00002_hr:" \
   "$bin" predict --model "$M" "$out500/00002_hr"
 expect_ok "explain: 100 Hz record given by its path" "" \
   "$bin" explain --model "$M" "$REC"
+expect_ok "predict: records given by their .hea and .dat files" "00001_lr.hea: .*00002_lr.dat: " \
+  bash -c '"$0" predict --model "$1" "$2.hea" "${2%1_lr}2_lr.dat" | tr "\n" " "' "$bin" "$M" "$REC"
 
 # rates and lengths that cannot be used (same samples, edited record line)
 sed '1s/ 500 5000$/ 257.3 5000/' "$out500/00002_hr.hea" >"$out500/rate.hea"

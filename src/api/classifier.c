@@ -11,6 +11,7 @@
 #include "protoecg.h"
 #include "api/internal.h"
 #include "util/error.h"
+#include "util/fileio.h"
 
 struct pe_classifier {
     pe_model m;
@@ -50,11 +51,29 @@ int pe_classifier_protos_per_class(const pe_classifier *c) {
 /* Accessors used by the CLI and explanation pages (declared in api/internal.h). */
 const pe_model *pe_classifier_model(const pe_classifier *c) { return &c->m; }
 
+/* The record name of a path given with its header's or signal file's extension
+ * (".../00001_lr.hea", as a shell glob gives them) into buf; else the path itself. */
+static const char *record_name(const char *path, char *buf, size_t n) {
+    size_t len = strlen(path);
+    const char *exts[] = {".hea", ".dat", ".mat"};
+    for (int i = 0; i < 3; i++)
+        if (len > 4 && len < n && strcmp(path + len - 4, exts[i]) == 0) {
+            memcpy(buf, path, len - 4);
+            buf[len - 4] = '\0';
+            char hea[4200];
+            snprintf(hea, sizeof hea, "%s.hea", buf);
+            if (i == 0 || pe_path_exists(hea)) return buf;
+        }
+    return path;
+}
+
 int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
                    double *fs, pe_error *e) {
     pe_wfdb_header h;
     float *raw = NULL;
+    char name[4096];
     *signal = NULL;
+    record_path = record_name(record_path, name, sizeof name);
     if (pe_wfdb_read(record_path, &h, &raw, e)) return -1;
     *n_leads = h.n_signals;
     *n_samples = h.n_samples;

@@ -15,7 +15,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg predict --model M [--json FILE] [--threshold X] [--stride S]\n"
             "                        [--windows] [--precision fp32|bf16|int8] RECORD...\n"
-            "  RECORD     WFDB record path without extension (e.g. records100/00000/00001_lr);\n"
+            "  RECORD     WFDB record path, e.g. records100/00000/00001_lr (or its .hea file);\n"
             "             12 leads, at least 10 s, at 100 Hz or another integer rate\n"
             "             (resampled); options may come before or after the records, \"--\"\n"
             "             ends them\n"
