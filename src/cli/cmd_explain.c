@@ -64,9 +64,9 @@ static cJSON *explanation_json(const char *record, double start_s, double second
     return o;
 }
 
-/* The window to explain (its first sample) in a record of ns samples: at_s seconds in
- * when at_s >= 0, else the window of w (n of them; none for a 10-s record) where the
- * record's most probable label is strongest. */
+/* The window to explain (its first sample): at_s seconds in when at_s >= 0, else the
+ * window of w (n of them; none for a 10-s record) where the record's most probable label
+ * is strongest. */
 static long choose_window(const pe_window *w, long n, double fs, double at_s) {
     if (at_s >= 0) return lround(at_s * fs);
     long best = 0;
@@ -112,6 +112,56 @@ static int timeline_html(pe_sb *sb, const pe_window *w, long n, double seconds, 
     pe_sb_append(sb, "</section>\n");
     free(x), free(y);
     return pe_sb_check(sb, "the timeline", e);
+}
+
+/* A record and what explain found in it. */
+typedef struct {
+    char path[4096], title[4200];
+    float *sig; /* (nl, ns) at fs */
+    int nl;
+    long ns;
+    double fs;
+    pe_window *win; /* a record longer than 10 s: its windows every 5 s */
+    long n_win;
+    long start; /* the explained window's first sample */
+    float probs[PE_NUM_CLASSES];
+    pe_class_explanation shown[PE_NUM_CLASSES];
+    int n_shown;
+} explained;
+
+/* The HTML page: the explained window at 100 Hz, each shown prototype's source ECG (from
+ * db when given) and, for a longer record, the timeline of its windows. */
+static int write_html(const explained *x, const pe_ptbxl_db *db, const char *root,
+                      const char *model_path, const char *html, pe_error *e) {
+    float *draw = malloc(sizeof(float) * PE_NUM_LEADS * PE_NUM_SAMPLES);
+    const float *srcs[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
+    float *owned[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
+    int rc = draw ? 0 : pe_fail(e, "out of memory");
+    if (rc == 0) rc = pe_window_to_100hz(x->sig, x->nl, x->ns, x->fs, x->start, draw, e);
+    for (int i = 0; rc == 0 && db && i < x->n_shown; i++)
+        for (int k = 0; k < x->shown[i].n_top; k++) {
+            int id = x->shown[i].top[k].source_ecg_id;
+            if (id < 0) continue;
+            pe_error se;
+            float *s = NULL;
+            if (cli_read_ptbxl_record(db, root, id, &s, &se) == 0)
+                srcs[i * PE_MAX_TOP + k] = owned[i * PE_MAX_TOP + k] = s;
+            else
+                fprintf(stderr, "warning: source ECG %d not shown: %s\n", id, se.msg);
+        }
+    pe_sb sb = {0}, timeline = {0};
+    if (rc == 0 && x->n_win > 0)
+        rc = timeline_html(&timeline, x->win, x->n_win, (double)x->ns / x->fs, x->start, x->fs, e);
+    if (rc == 0)
+        rc = pe_html_explanation_page(&sb, x->title, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ,
+                                      x->probs, x->shown, x->n_shown, srcs, model_path,
+                                      x->n_win > 0 ? pe_sb_str(&timeline) : NULL, e);
+    if (rc == 0) rc = pe_html_write(&sb, html, e);
+    pe_sb_free(&sb);
+    pe_sb_free(&timeline);
+    for (int i = 0; i < PE_NUM_CLASSES * PE_MAX_TOP; i++) free(owned[i]);
+    free(draw);
+    return rc;
 }
 
 int cmd_explain(int argc, char **argv) {
@@ -160,14 +210,8 @@ int cmd_explain(int argc, char **argv) {
     pe_error e = {{0}};
     pe_ptbxl_db db = {0};
     int have_db = 0, rc = 0;
-    char path[4096];
-    float *sig = NULL, probs[PE_NUM_CLASSES];
-    int nl = 0;
-    long ns = 0, start = 0, n_win = 0;
-    pe_window *win = NULL;
-    double fs = 0;
-    pe_class_explanation ex[PE_NUM_CLASSES], shown[PE_NUM_CLASSES];
-    int n_shown = 0;
+    explained x = {0};
+    pe_class_explanation ex[PE_NUM_CLASSES];
     pe_classifier *c = pe_classifier_load(model_path, &e);
     if (!c) {
         fprintf(stderr, "protoecg explain: %s\n", e.msg);
@@ -177,88 +221,56 @@ int cmd_explain(int argc, char **argv) {
         rc = pe_ptbxl_load(root, &db, &e);
         have_db = rc == 0;
     }
-    if (rc == 0) rc = cli_resolve_record(record, have_db ? &db : NULL, root, path, sizeof path, &e);
-    if (rc == 0) rc = pe_record_read(path, &sig, &nl, &ns, &fs, &e);
+    if (rc == 0) rc = cli_resolve_record(record, have_db ? &db : NULL, root, x.path, sizeof x.path, &e);
+    if (rc == 0) rc = pe_record_read(x.path, &x.sig, &x.nl, &x.ns, &x.fs, &e);
     /* a record longer than 10 s: its windows, for choosing one and for the timeline */
-    if (rc == 0 && ns != lround(10 * fs))
-        rc = pe_classify_windows(c, sig, nl, ns, fs, 5, probs, &win, &n_win, &e);
-    if (rc == 0) start = choose_window(win, n_win, fs, at_s);
-    if (rc == 0) rc = pe_explain_window(c, sig, nl, ns, fs, start, top, probs, ex, &e);
+    if (rc == 0 && x.ns != lround(10 * x.fs))
+        rc = pe_classify_windows(c, x.sig, x.nl, x.ns, x.fs, 5, x.probs, &x.win, &x.n_win, &e);
+    if (rc == 0) x.start = choose_window(x.win, x.n_win, x.fs, at_s);
+    if (rc == 0) rc = pe_explain_window(c, x.sig, x.nl, x.ns, x.fs, x.start, top, x.probs, ex, &e);
     if (rc) {
         fprintf(stderr, "protoecg explain: %s: %s\n", record, e.msg);
-        free(sig);
-        free(win);
+        free(x.sig);
+        free(x.win);
         if (have_db) pe_ptbxl_free(&db);
         pe_classifier_free(c);
         return 1;
     }
     int best = 0;
     for (int k = 0; k < PE_NUM_CLASSES; k++) {
-        if (probs[k] > probs[best]) best = k;
-        if (all || want[k] || ex[k].predicted) shown[n_shown++] = ex[k];
+        if (x.probs[k] > x.probs[best]) best = k;
+        if (all || want[k] || ex[k].predicted) x.shown[x.n_shown++] = ex[k];
     }
-    if (n_shown == 0) shown[n_shown++] = ex[best]; /* nothing predicted: explain the top class */
-    double start_s = (double)start / fs, seconds = (double)ns / fs;
-    char title[4200];
-    if (ns == lround(10 * fs)) {
-        snprintf(title, sizeof title, "%s", path);
+    if (x.n_shown == 0) x.shown[x.n_shown++] = ex[best]; /* nothing predicted: the top class */
+    double start_s = (double)x.start / x.fs, seconds = (double)x.ns / x.fs;
+    if (x.n_win == 0) {
+        snprintf(x.title, sizeof x.title, "%s", x.path);
     } else {
-        snprintf(title, sizeof title, "%s, %.1f-%.1f s of %.1f s", path, start_s, start_s + 10,
-                 seconds);
+        snprintf(x.title, sizeof x.title, "%s, %.1f-%.1f s of %.1f s", x.path, start_s,
+                 start_s + 10, seconds);
         if (at_s < 0) fprintf(stderr, "explaining the 10-s window where the most probable label "
                                       "is strongest (--at S explains another)\n");
     }
-    printf("%s\n", title);
-    for (int i = 0; i < n_shown; i++) {
-        const pe_class_explanation *x = &shown[i];
+    printf("%s\n", x.title);
+    for (int i = 0; i < x.n_shown; i++) {
+        const pe_class_explanation *q = &x.shown[i];
         printf("\n%s %s  p = %.3f  logit %.3f = own prototypes %+.3f + other prototypes %+.3f\n",
-               x->predicted ? "PREDICTED" : "not predicted", pe_class_names[x->class_idx],
-               x->probability, x->logit, x->contrib_own, x->contrib_other);
-        print_evidence(x->top, x->n_top, "own prototypes, by contribution");
-        print_evidence(x->other, x->n_other, "other classes' prototypes, largest contributions");
+               q->predicted ? "PREDICTED" : "not predicted", pe_class_names[q->class_idx],
+               q->probability, q->logit, q->contrib_own, q->contrib_other);
+        print_evidence(q->top, q->n_top, "own prototypes, by contribution");
+        print_evidence(q->other, q->n_other, "other classes' prototypes, largest contributions");
     }
     if (json) {
-        cJSON *o = explanation_json(path, start_s, seconds, probs, shown, n_shown);
+        cJSON *o = explanation_json(x.path, start_s, seconds, x.probs, x.shown, x.n_shown);
         char *s = cJSON_Print(o);
         cJSON_Delete(o);
         rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         free(s);
     }
-    if (rc == 0 && html) {
-        /* the input at 100 Hz for drawing, and each top prototype's source ECG */
-        float *draw = malloc(sizeof(float) * PE_NUM_LEADS * PE_NUM_SAMPLES);
-        const float *srcs[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
-        float *owned[PE_NUM_CLASSES * PE_MAX_TOP] = {0};
-        rc = draw ? 0 : pe_fail(&e, "out of memory");
-        if (rc == 0) rc = pe_window_to_100hz(sig, nl, ns, fs, start, draw, &e);
-        for (int i = 0; rc == 0 && i < n_shown; i++)
-            for (int k = 0; k < shown[i].n_top; k++) {
-                int id = shown[i].top[k].source_ecg_id;
-                if (!have_db || id < 0) continue;
-                pe_error se;
-                float *s = NULL;
-                if (cli_read_ptbxl_record(&db, root, id, &s, &se) == 0)
-                    srcs[i * PE_MAX_TOP + k] = owned[i * PE_MAX_TOP + k] = s;
-                else
-                    fprintf(stderr, "warning: source ECG %d not shown: %s\n", id, se.msg);
-            }
-        if (rc == 0) {
-            pe_sb sb = {0}, timeline = {0};
-            if (n_win > 0) rc = timeline_html(&timeline, win, n_win, seconds, start, fs, &e);
-            if (rc == 0)
-                rc = pe_html_explanation_page(&sb, title, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ,
-                                              probs, shown, n_shown, srcs, model_path,
-                                              n_win > 0 ? pe_sb_str(&timeline) : NULL, &e);
-            if (rc == 0) rc = pe_html_write(&sb, html, &e);
-            pe_sb_free(&sb);
-            pe_sb_free(&timeline);
-        }
-        for (int i = 0; i < PE_NUM_CLASSES * PE_MAX_TOP; i++) free(owned[i]);
-        free(draw);
-    }
+    if (rc == 0 && html) rc = write_html(&x, have_db ? &db : NULL, root, model_path, html, &e);
     if (rc) fprintf(stderr, "protoecg explain: %s\n", e.msg);
-    free(sig);
-    free(win);
+    free(x.sig);
+    free(x.win);
     if (have_db) pe_ptbxl_free(&db);
     pe_classifier_free(c);
     return rc ? 1 : 0;
