@@ -76,7 +76,7 @@ expect_fail "predict: --stride 0" "stride must be in" "$bin" predict --model "$M
 expect_fail "predict: --stride 12" "stride must be in" "$bin" predict --model "$M" --stride 12 "$work/long"
 expect_fail "predict: a 9.99-s record" "short.*999 samples at 100 Hz.*at least 10 s" \
   "$bin" predict --model "$M" "$work/short"
-expect_fail "explain: --at 20.5 on 30 s" "does not fit in the record" \
+expect_fail "explain: --at 20.5 on 30 s" "--at 20.5: the record lasts 30.00 s, so a 10-s window starts at 0-20.00 s" \
   "$bin" explain --model "$M" --at 20.5 "$work/long"
 expect_fail "explain: --at -1" "--at must be >= 0" "$bin" explain --model "$M" --at -1 "$work/long"
 expect_fail "explain: a 9.99-s record" "at least 10 s" "$bin" explain --model "$M" "$work/short"

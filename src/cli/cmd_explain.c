@@ -64,17 +64,27 @@ static cJSON *explanation_json(const char *record, double start_s, double second
     return o;
 }
 
-/* The window to explain (its first sample): at_s seconds in when at_s >= 0, else the
- * window of w (n of them; none for a 10-s record) where the record's most probable label
- * is strongest. */
-static long choose_window(const pe_window *w, long n, double fs, double at_s) {
-    if (at_s >= 0) return lround(at_s * fs);
+/* The window to explain (*start, its first sample): at_s seconds in when at_s >= 0, else
+ * the window of w (n of them; none for a 10-s record) where the record's most probable
+ * label is strongest. */
+static int choose_window(const pe_window *w, long n, long ns, double fs, double at_s, long *start,
+                         pe_error *e) {
+    *start = 0;
+    if (at_s >= 0) {
+        double last = (double)ns / fs - 10;
+        if (at_s > last + 1e-9)
+            return pe_fail(e, "--at %g: the record lasts %.2f s, so a 10-s window starts at "
+                              "0-%.2f s", at_s, (double)ns / fs, last);
+        *start = lround(at_s * fs);
+        return 0;
+    }
     long best = 0;
     int top = 0;
     for (int k = 0; k < PE_NUM_CLASSES; k++)
         for (long i = 0; i < n; i++)
             if (w[i].probs[k] > w[best].probs[top]) best = i, top = k;
-    return n ? w[best].start : 0;
+    if (n) *start = w[best].start;
+    return 0;
 }
 
 /* The HTML section above a longer record's explanation: each label's probability along
@@ -226,7 +236,7 @@ int cmd_explain(int argc, char **argv) {
     /* a record longer than 10 s: its windows, for choosing one and for the timeline */
     if (rc == 0 && x.ns != lround(10 * x.fs))
         rc = pe_classify_windows(c, x.sig, x.nl, x.ns, x.fs, 5, x.probs, &x.win, &x.n_win, &e);
-    if (rc == 0) x.start = choose_window(x.win, x.n_win, x.fs, at_s);
+    if (rc == 0) rc = choose_window(x.win, x.n_win, x.ns, x.fs, at_s, &x.start, &e);
     if (rc == 0) rc = pe_explain_window(c, x.sig, x.nl, x.ns, x.fs, x.start, top, x.probs, ex, &e);
     if (rc) {
         fprintf(stderr, "protoecg explain: %s: %s\n", record, e.msg);
