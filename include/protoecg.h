@@ -82,7 +82,8 @@ int pe_classifier_set_precision(pe_classifier *c, int precision, const char **no
 
 /* Reads a WFDB record (path without extension, e.g. ".../00001_lr", or with its .hea,
  * .dat or .mat file's) as physical values, lead-major (*n_leads, *n_samples), malloc'd
- * into *signal. */
+ * into *signal. A record that names the 12 standard leads (any order or case, among any
+ * number of signals) gives just those, in PTB-XL order. */
 int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
                    double *fs, pe_error *e);
 

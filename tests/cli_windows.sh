@@ -4,7 +4,8 @@
 # probabilities `predict` gives those records, its labels are the per-class maxima,
 # `explain --at` explains a window like the 10-s record, the default window is the one
 # where the most probable label peaks (its HTML page charts the windows), and bad
-# strides, windows outside the record and records shorter than 10 s are refused.
+# strides, windows outside the record and records shorter than 10 s are refused; a
+# record with 15 shuffled lower-case signals gives its 12 standard leads by name.
 # Synthetic data and a tiny model (seconds).
 set -u
 cd "$(dirname "$0")/.."
@@ -62,6 +63,25 @@ grep -q "The whole record" "$work/exd.html" && grep -q "Probability along the re
   || fail "explain --html: no timeline of the windows"
 "$bin" explain --model "$M" --html "$work/ex2.html" "$R/00002_lr" >/dev/null 2>&1 || fail "explain --html, 10 s"
 grep -q "The whole record" "$work/ex2.html" && fail "explain --html: a timeline for a 10-s record"
+
+# 15 signals, shuffled, in lower case (like the PTB Diagnostic database's i ... v6 vx vy
+# vz): the 12 standard leads are picked by name and score like the 12-lead record
+"$PY" - "$R/00001_lr" "$work/l15" <<'PYEOF' || fail "writing the 15-lead record"
+import random, sys
+sys.path.insert(0, "scripts")
+from concat_records import read_record
+from make_tiny_ptbxl import write_record
+fs, leads, d = read_record(sys.argv[1])
+sigs = [[v / 1000.0 for v in x] for x in d] + [[0.001 * (k % 50) for k in range(len(d[0]))]] * 3
+names = [desc.lower() for _, desc in leads] + ["vx", "vy", "vz"]
+order = list(range(15))
+random.Random(3).shuffle(order)
+write_record(sys.argv[2], [sigs[i] for i in order], int(fs), [names[i] for i in order])
+PYEOF
+"$bin" predict --model "$M" --json "$work/l15.json" "$work/l15" >/dev/null || fail "predict on 15 leads"
+"$PY" -c "import json,sys; a=json.load(open(sys.argv[1]))[0]; b=json.load(open(sys.argv[2]))[0]; \
+assert a['probabilities'] == b['probabilities'], (a, b)" "$work/l15.json" "$work/alone.json" \
+  && echo "ok: 15 shuffled leads score like the 12-lead record" || fail "15 leads: other probabilities"
 
 expect_fail() {
   local name=$1 re=$2

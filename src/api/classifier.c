@@ -78,13 +78,19 @@ int pe_record_read(const char *record_path, float **signal, int *n_leads, long *
     *n_leads = h.n_signals;
     *n_samples = h.n_samples;
     *fs = h.fs;
-    /* put the 12 standard leads in PTB-XL order when the record has them */
-    if (h.n_signals == PE_NUM_LEADS) {
-        const char *names[PE_NUM_LEADS];
-        for (int k = 0; k < PE_NUM_LEADS; k++) names[k] = h.signals[k].description;
-        int map[PE_NUM_LEADS];
+    /* the 12 standard leads in PTB-XL order when the record has them by name (a record
+     * with more signals, such as the PTB Diagnostic database's 15, gives just those 12);
+     * 12 signals with other names are kept in their stored order */
+    if (h.n_signals >= PE_NUM_LEADS) {
+        const char **names = malloc((size_t)h.n_signals * sizeof *names);
+        int map[PE_NUM_LEADS], found = 0;
         pe_error ignore;
-        if (pe_lead_order(names, PE_NUM_LEADS, map, &ignore) == 0) {
+        if (names) {
+            for (int k = 0; k < h.n_signals; k++) names[k] = h.signals[k].description;
+            found = pe_lead_order(names, h.n_signals, map, &ignore) == 0;
+        }
+        free(names);
+        if (found) {
             float *ord = malloc((size_t)PE_NUM_LEADS * h.n_samples * sizeof(float));
             if (!ord) {
                 free(raw);
@@ -96,6 +102,7 @@ int pe_record_read(const char *record_path, float **signal, int *n_leads, long *
                        (size_t)h.n_samples * sizeof(float));
             free(raw);
             raw = ord;
+            *n_leads = PE_NUM_LEADS;
         }
     }
     pe_wfdb_header_free(&h);
