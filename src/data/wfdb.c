@@ -381,6 +381,14 @@ done:
 
 /* ---- signal reading -------------------------------------------------------------------- */
 
+/* The end of the group of signals that share signal s0's file (pe_wfdb_read checks that
+ * such signals are adjacent). */
+static int group_end(const pe_wfdb_header *h, int s0) {
+    int s1 = s0 + 1;
+    while (s1 < h->n_signals && !strcmp(h->signals[s1].file_name, h->signals[s0].file_name)) s1++;
+    return s1;
+}
+
 /* Fails unless a signal file of `have` bytes holds the byte offset plus n_samples frames
  * of the signals [s0, s1) that share it. */
 static int check_size(const char *dat_path, unsigned long long have, const pe_wfdb_header *h,
@@ -532,10 +540,8 @@ int pe_wfdb_read(const char *record_path, pe_wfdb_header *h, float **signal, pe_
         goto fail;
     }
     /* Check every file's size before allocating (the header could claim any length). */
-    for (int s0 = 0; s0 < h->n_signals;) {
-        int s1 = s0 + 1;
-        while (s1 < h->n_signals && !strcmp(h->signals[s1].file_name, h->signals[s0].file_name))
-            s1++;
+    for (int s0 = 0, s1; s0 < h->n_signals; s0 = s1) {
+        s1 = group_end(h, s0);
         struct stat st;
         if (signal_path(dat, sizeof dat, record_path, h->signals[s0].file_name)) {
             pe_fail(e, "%s: signal file path too long", hea);
@@ -546,7 +552,6 @@ int pe_wfdb_read(const char *record_path, pe_wfdb_header *h, float **signal, pe_
             goto fail;
         }
         if (check_size(dat, (unsigned long long)st.st_size, h, s0, s1, e)) goto fail;
-        s0 = s1;
     }
     float *out = malloc(n * ns * sizeof(float) + 1);
     if (!out) {
@@ -554,16 +559,13 @@ int pe_wfdb_read(const char *record_path, pe_wfdb_header *h, float **signal, pe_
                 h->n_signals);
         goto fail;
     }
-    for (int s0 = 0; s0 < h->n_signals;) {
-        int s1 = s0 + 1;
-        while (s1 < h->n_signals && !strcmp(h->signals[s1].file_name, h->signals[s0].file_name))
-            s1++;
+    for (int s0 = 0, s1; s0 < h->n_signals; s0 = s1) {
+        s1 = group_end(h, s0);
         signal_path(dat, sizeof dat, record_path, h->signals[s0].file_name); /* fits: above */
         if (read_group(dat, h, s0, s1, out, e)) {
             free(out);
             goto fail;
         }
-        s0 = s1;
     }
     *signal = out;
     return 0;
