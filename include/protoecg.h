@@ -119,6 +119,8 @@ int pe_explain(pe_classifier *c, const float *signal, int n_leads, long n_sample
 typedef struct {
     long start;                  /* first sample, at the record's own rate */
     double start_s;              /* start / fs */
+    int valid;                   /* 0: the window has a non-finite sample (a lead off, WFDB's
+                                  * invalid value) and was skipped; its probs are NaN */
     float probs[PE_NUM_CLASSES]; /* the window's probabilities */
 } pe_window;
 
@@ -136,7 +138,8 @@ int pe_window_to_100hz(const float *signal, int n_leads, long n_samples, double 
 
 /* Probabilities of every window of a record of at least 10 s (*windows, malloc'd,
  * *n_windows of them) and, per class, the largest over the windows (probs: the class is
- * present somewhere in the record). */
+ * present somewhere in the record). Windows with a non-finite sample are skipped (valid
+ * 0); it fails when every window is. */
 int pe_classify_windows(pe_classifier *c, const float *signal, int n_leads, long n_samples,
                         double fs, double stride_s, float probs[PE_NUM_CLASSES],
                         pe_window **windows, long *n_windows, pe_error *e);

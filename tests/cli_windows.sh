@@ -4,8 +4,9 @@
 # probabilities `predict` gives those records, its labels are the per-class maxima,
 # `explain --at` explains a window like the 10-s record, the default window is the one
 # where the most probable label peaks (its HTML page charts the windows), and bad
-# strides, windows outside the record and records shorter than 10 s are refused; a
-# record with 15 shuffled lower-case signals gives its 12 standard leads by name.
+# strides, windows outside the record and records shorter than 10 s are refused; windows
+# over a lead-off stretch are skipped with a warning; a record with 15 shuffled
+# lower-case signals gives its 12 standard leads by name.
 # Synthetic data and a tiny model (seconds).
 set -u
 cd "$(dirname "$0")/.."
@@ -82,6 +83,27 @@ PYEOF
 "$PY" -c "import json,sys; a=json.load(open(sys.argv[1]))[0]; b=json.load(open(sys.argv[2]))[0]; \
 assert a['probabilities'] == b['probabilities'], (a, b)" "$work/l15.json" "$work/alone.json" \
   && echo "ok: 15 shuffled leads score like the 12-lead record" || fail "15 leads: other probabilities"
+
+# a lead off for 0.1 s at 20 s (WFDB's invalid value, from make_tiny_ptbxl.py --nan's
+# record 4): the two windows over it are skipped with a warning, the others count
+"$PY" scripts/make_tiny_ptbxl.py "$work/dn" --n 20 --nan || fail "make_tiny_ptbxl.py --nan"
+"$PY" scripts/concat_records.py "$work/off" "$R/00001_lr" "$R/00002_lr" "$work/dn/records100/00000/00004_lr" \
+  || fail "concat with a lead off"
+"$bin" predict --model "$M" --windows --json "$work/off.json" "$work/off" >"$work/off.txt" 2>"$work/err" \
+  || fail "predict with a lead off: $(cat "$work/err")"
+grep -q "2 of 5 windows skipped" "$work/err" || fail "predict: no warning of the skipped windows"
+grep -q "20.0-30.0 s: skipped" "$work/off.txt" || fail "predict --windows: the skipped window is not shown"
+"$PY" - "$work" <<'PYEOF' || fail "the figures with skipped windows"
+import json, sys
+w = sys.argv[1]
+off, s5 = json.load(open(f"{w}/off.json"))[0], json.load(open(f"{w}/s5.json"))[0]
+assert [x.get("skipped") for x in off["windows"]] == [None, None, None, "non-finite sample", "non-finite sample"]
+for a, b in zip(off["windows"][:3], s5["windows"][:3]):  # the same first 20 s as the long record
+    assert a["probabilities"] == b["probabilities"]
+for k, p in off["probabilities"].items():
+    assert p == max(x["probabilities"][k] for x in off["windows"][:3]), k
+print("ok: a lead off skips its two windows; the record's labels come from the other three")
+PYEOF
 
 expect_fail() {
   local name=$1 re=$2

@@ -4,8 +4,9 @@
  * exactly like those records on their own (and like copies of any window in between),
  * its record-level probabilities are the per-class maxima, a window's explanation is that
  * of the 10-s record; a 500 Hz window is resampled like the 10-s record it is copied
- * into; and short records, bad strides, windows outside the record and NaN samples are
- * refused with a clear message. */
+ * into; a window with a NaN sample is skipped (a record whose every window has one
+ * fails); and short records, bad strides and windows outside the record are refused with
+ * a clear message. */
 #include "check.h"
 #include "model/modelfile.h"
 #include "protoecg.h"
@@ -149,11 +150,30 @@ int main(void) {
     CHECK(pe_classify_windows(c, sig, 12, 999, 100, 5, probs, &w, &nw, &e) != 0);
     CHECK_CONTAINS(e.msg, "at least 10 s");
     CHECK(w == NULL && nw == 0);
-    sig[(size_t)3 * n + 2500] = NAN; /* lead 3 (aVR), 25 s */
-    CHECK(pe_classify_windows(c, sig, 12, n, 100, 5, probs, &w, &nw, &e) != 0);
+    /* a NaN at 25 s (lead 3, aVR) is in the last window only: it is skipped, the others
+     * score as before and the record's probabilities are their maxima */
+    sig[(size_t)3 * n + 2500] = NAN;
+    CHECK(pe_classify_windows(c, sig, 12, n, 100, 5, probs, &w, &nw, &e) == 0);
+    CHECK(nw == 5);
+    for (long i = 0; w && i < nw; i++) {
+        CHECK(w[i].valid == (i < 4));
+        copy_window(sig, n, w[i].start, PE_NUM_SAMPLES, win);
+        if (i < 4) CHECK(pe_classify(c, win, 12, PE_NUM_SAMPLES, 100, p1, &e) == 0);
+        for (int k = 0; k < PE_NUM_CLASSES; k++)
+            CHECK(i < 4 ? w[i].probs[k] == p1[k] : isnan(w[i].probs[k]));
+    }
+    for (int k = 0; w && k < PE_NUM_CLASSES; k++)
+        CHECK(probs[k] == fmaxf(fmaxf(w[0].probs[k], w[1].probs[k]), fmaxf(w[2].probs[k], w[3].probs[k])));
+    free(w);
+    CHECK(pe_explain_window(c, sig, 12, n, 100, 2000, 3, probs, ex_w, &e) != 0);
     CHECK_CONTAINS(e.msg, "lead 3 has a non-finite sample (NaN or inf) at 2500 (25.00 s)");
+    CHECK(pe_explain_window(c, sig, 12, n, 100, 1500, 3, probs, ex_w, &e) == 0);
+    /* with a NaN in every window the record fails, naming the first */
+    sig[(size_t)3 * n + 999] = sig[(size_t)3 * n + 1999] = NAN;
+    CHECK(pe_classify_windows(c, sig, 12, n, 100, 5, probs, &w, &nw, &e) != 0);
+    CHECK_CONTAINS(e.msg, "each of the 5 windows has a non-finite sample (the first: lead 3 has a "
+                          "non-finite sample (NaN or inf) at 999 (9.99 s))");
     CHECK(w == NULL && nw == 0);
-    CHECK(pe_explain_window(c, sig, 12, n, 100, 0, 3, probs, ex_w, &e) == 0); /* other windows are fine */
 
     /* 500 Hz: a window is resampled like the 10-s record it is copied into */
     const long n5 = 17000;

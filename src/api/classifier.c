@@ -151,6 +151,20 @@ int pe_window_starts(long n_samples, double fs, double stride_s, long *n_windows
     return 0;
 }
 
+/* 1 when the n_leads x [start, start + len) samples are all finite, else 0 with the first
+ * non-finite one named in e. */
+static int window_finite(const float *signal, int n_leads, long n_samples, long start, long len,
+                         long ifs, pe_error *e) {
+    for (int l = 0; l < n_leads; l++)
+        for (long i = start; i < start + len; i++)
+            if (!isfinite(signal[(size_t)l * n_samples + i])) {
+                pe_fail(e, "lead %d has a non-finite sample (NaN or inf) at %ld (%.2f s)", l, i,
+                        (double)i / (double)ifs);
+                return 0;
+            }
+    return 1;
+}
+
 int pe_window_to_100hz(const float *signal, int n_leads, long n_samples, double fs, long start,
                        float *out, pe_error *e) {
     if (n_leads != PE_NUM_LEADS)
@@ -163,11 +177,7 @@ int pe_window_to_100hz(const float *signal, int n_leads, long n_samples, double 
         return pe_fail(e, "the 10-s window starting at sample %ld (%.2f s) does not fit in "
                           "the record (%ld samples, %.2f s at %ld Hz)", start,
                        (double)start / (double)ifs, n_samples, (double)n_samples / (double)ifs, ifs);
-    for (int l = 0; l < PE_NUM_LEADS; l++)
-        for (long i = start; i < start + len; i++)
-            if (!isfinite(signal[(size_t)l * n_samples + i]))
-                return pe_fail(e, "lead %d has a non-finite sample (NaN or inf) at %ld (%.2f s)",
-                               l, i, (double)i / (double)ifs);
+    if (!window_finite(signal, n_leads, n_samples, start, len, ifs, e)) return -1;
     for (int l = 0; l < PE_NUM_LEADS; l++) {
         float *y = out + (size_t)l * PE_NUM_SAMPLES;
         const float *x = signal + (size_t)l * n_samples + start;
@@ -240,18 +250,34 @@ int pe_classify_windows(pe_classifier *c, const float *signal, int n_leads, long
     *n_windows = 0;
     long n = 0;
     if (pe_window_starts(n_samples, fs, stride_s, &n, NULL, e)) return -1;
-    long *starts = malloc((size_t)n * sizeof *starts);
+    long *starts = malloc((size_t)n * sizeof *starts), ifs = lround(fs), n_valid = 0;
     pe_window *w = calloc((size_t)n, sizeof *w);
+    pe_error skipped = {{0}}; /* the first skipped window's reason */
     int rc = starts && w ? pe_window_starts(n_samples, fs, stride_s, &n, starts, e)
                          : pe_fail(e, "out of memory");
     for (long i = 0; rc == 0 && i < n; i++) {
         w[i].start = starts[i];
         w[i].start_s = (double)starts[i] / fs;
+        pe_error why;
+        /* a window with a non-finite sample is skipped; the record's other windows count */
+        if (n_leads == PE_NUM_LEADS &&
+            !window_finite(signal, n_leads, n_samples, starts[i], 10 * ifs, ifs, &why)) {
+            if (!skipped.msg[0]) skipped = why;
+            for (int k = 0; k < PE_NUM_CLASSES; k++) w[i].probs[k] = NAN;
+            continue;
+        }
         rc = run(c, signal, n_leads, n_samples, fs, starts[i], w[i].probs, e);
-        for (int k = 0; rc == 0 && k < PE_NUM_CLASSES; k++)
-            if (i == 0 || w[i].probs[k] > probs[k]) probs[k] = w[i].probs[k];
+        if (rc) break;
+        w[i].valid = 1;
+        for (int k = 0; k < PE_NUM_CLASSES; k++)
+            if (n_valid == 0 || w[i].probs[k] > probs[k]) probs[k] = w[i].probs[k];
+        n_valid++;
     }
     free(starts);
+    if (rc == 0 && n_valid == 0)
+        rc = n == 1 ? pe_fail(e, "%s", skipped.msg)
+                    : pe_fail(e, "each of the %ld windows has a non-finite sample (the first: %.900s)",
+                              n, skipped.msg);
     if (rc) {
         free(w);
         return -1;

@@ -66,7 +66,7 @@ static cJSON *explanation_json(const char *record, double start_s, double second
 
 /* The window to explain (*start, its first sample): at_s seconds in when at_s >= 0, else
  * the window of w (n of them; none for a 10-s record) where the record's most probable
- * label is strongest. */
+ * label is strongest (skipped windows aside). */
 static int choose_window(const pe_window *w, long n, long ns, double fs, double at_s, long *start,
                          pe_error *e) {
     *start = 0;
@@ -78,12 +78,12 @@ static int choose_window(const pe_window *w, long n, long ns, double fs, double 
         *start = lround(at_s * fs);
         return 0;
     }
-    long best = 0;
+    long best = -1;
     int top = 0;
     for (int k = 0; k < PE_NUM_CLASSES; k++)
         for (long i = 0; i < n; i++)
-            if (w[i].probs[k] > w[best].probs[top]) best = i, top = k;
-    if (n) *start = w[best].start;
+            if (w[i].valid && (best < 0 || w[i].probs[k] > w[best].probs[top])) best = i, top = k;
+    if (best >= 0) *start = w[best].start;
     return 0;
 }
 

@@ -22,7 +22,8 @@ static void usage(FILE *f) {
             "  --stride S a record longer than 10 s is read in 10-s windows starting every S\n"
             "             seconds (default 5; one more window ends with the record); a label's\n"
             "             probability is its largest over the windows\n"
-            "  --windows  also print each window's labels (the JSON always has them)\n");
+            "  --windows  also print each window's labels (the JSON always has them); a\n"
+            "             window with a NaN sample (a lead off) is skipped with a warning\n");
 }
 
 /* The labels at or above the threshold with their probabilities, as text. */
@@ -125,12 +126,18 @@ int cmd_predict(int argc, char **argv) {
         free(sig);
         printf("%s:", rec);
         print_labels(probs, threshold);
+        long n_skipped = 0;
+        for (long i = 0; i < nw; i++) n_skipped += !w[i].valid;
         if (nw > 1)
             printf("  (%.1f s read in %ld windows of 10 s; a label's probability is its largest)\n",
                    (double)ns / fs, nw);
+        if (n_skipped)
+            fprintf(stderr, "protoecg predict: %s: %ld of %ld windows skipped: they have a "
+                            "non-finite sample (NaN or inf)\n", rec, n_skipped, nw);
         for (long i = 0; per_window && nw > 1 && i < nw; i++) {
             printf("  %6.1f-%.1f s:", w[i].start_s, w[i].start_s + 10);
-            print_labels(w[i].probs, threshold);
+            if (w[i].valid) print_labels(w[i].probs, threshold);
+            else printf(" skipped (a non-finite sample)\n");
         }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "record", rec);
@@ -141,7 +148,8 @@ int cmd_predict(int argc, char **argv) {
             cJSON *wo = cJSON_CreateObject();
             cJSON_AddNumberToObject(wo, "start_s", w[i].start_s);
             cJSON_AddNumberToObject(wo, "end_s", w[i].start_s + 10);
-            add_labels(wo, w[i].probs, threshold);
+            if (w[i].valid) add_labels(wo, w[i].probs, threshold);
+            else cJSON_AddStringToObject(wo, "skipped", "non-finite sample");
             cJSON_AddItemToArray(arr, wo);
         }
         cJSON_AddItemToArray(out, o);
