@@ -235,6 +235,14 @@ expect_ok "predict: 500 Hz record outside the dataset" "outside/00002_hr:" \
   "$bin" predict --model "$M" "$out500/00002_hr"
 expect_ok "explain: 100 Hz record given by its path" "" \
   "$bin" explain --model "$M" "$REC"
+expect_ok "predict --ptbxl: records given by their ecg_id" "^3: .*" "$bin" predict --model "$M" --ptbxl "$D" 3
+expect_fail "predict --ptbxl: an ecg_id not in the dataset" "ecg_id 999 is not in .*ptbxl_database.csv" \
+  "$bin" predict --model "$M" --ptbxl "$D" 999
+expect_fail "predict: an ecg_id without --ptbxl" "record 3: an ecg_id needs --ptbxl DIR" \
+  "$bin" predict --model "$M" 3
+mkdir -p "$work/digits" && cp "$REC.hea" "$work/digits/100.hea" && cp "$REC.dat" "$work/digits/"
+expect_ok "predict: a record named by digits (MIT-BIH style), without --ptbxl" "^100: " \
+  bash -c 'cd "$0/digits" && "$1" predict --model "$2" 100' "$work" "$bin" "$M"
 expect_ok "predict: records given by their .hea and .dat files" "00001_lr.hea: .*00002_lr.dat: " \
   bash -c '"$0" predict --model "$1" "$2.hea" "${2%1_lr}2_lr.dat" | tr "\n" " "' "$bin" "$M" "$REC"
 

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "model/net.h"
 #include "protoecg.h"
 #include "util/error.h"
@@ -14,8 +15,10 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg predict --model M [--json FILE] [--threshold X] [--stride S]\n"
-            "                        [--windows] [--precision fp32|bf16|int8] RECORD...\n"
-            "  RECORD     WFDB record path, e.g. records100/00000/00001_lr (or its .hea file);\n"
+            "                        [--windows] [--precision fp32|bf16|int8] [--ptbxl DIR]\n"
+            "                        RECORD...\n"
+            "  RECORD     WFDB record path, e.g. records100/00000/00001_lr (or its .hea file),\n"
+            "             or with --ptbxl DIR an ecg_id of DIR;\n"
             "             12 leads, at least 10 s, at 100 Hz or another integer rate\n"
             "             (resampled); options may come before or after the records, \"--\"\n"
             "             ends them\n"
@@ -45,7 +48,7 @@ static void add_labels(cJSON *o, const float *probs, double threshold) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    const char *model_path = NULL, *json = NULL, *v;
+    const char *model_path = NULL, *json = NULL, *root = NULL, *v;
     double threshold = 0.5, stride = 5;
     int threads = 1, n_rec = 0, only_records = 0, per_window = 0;
     pe_precision prec = PE_PREC_FP32;
@@ -62,7 +65,8 @@ int cmd_predict(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--")) {
             only_records = 1;
         } else if (arg_value(argc, argv, &i, "--model", &model_path) ||
-                   arg_value(argc, argv, &i, "--json", &json)) {
+                   arg_value(argc, argv, &i, "--json", &json) ||
+                   arg_value(argc, argv, &i, "--ptbxl", &root)) {
         } else if (arg_value(argc, argv, &i, "--threshold", &v)) {
             if (arg_double("--threshold", v, &threshold)) bad = 2;
         } else if (arg_value(argc, argv, &i, "--stride", &v)) {
@@ -104,6 +108,13 @@ int cmd_predict(int argc, char **argv) {
         free(recs);
         return 1;
     }
+    pe_ptbxl_db db = {0};
+    if (root && pe_ptbxl_load(root, &db, &e)) {
+        fprintf(stderr, "protoecg predict: %s\n", e.msg);
+        pe_classifier_free(c);
+        free(recs);
+        return 1;
+    }
     const char *note = NULL;
     pe_classifier_set_precision(c, (int)prec, &note);
     if (note) fprintf(stderr, "protoecg predict: %s\n", note);
@@ -116,7 +127,9 @@ int cmd_predict(int argc, char **argv) {
         long nw = 0, ns = 0;
         int nl = 0;
         double fs = 0;
-        if (pe_record_read(rec, &sig, &nl, &ns, &fs, &e) ||
+        char path[4096];
+        if (cli_resolve_record(rec, root ? &db : NULL, root, path, sizeof path, &e) ||
+            pe_record_read(path, &sig, &nl, &ns, &fs, &e) ||
             pe_classify_windows(c, sig, nl, ns, fs, stride, probs, &w, &nw, &e)) {
             fprintf(stderr, "protoecg predict: %s: %s\n", rec, e.msg);
             free(sig);
@@ -163,6 +176,7 @@ int cmd_predict(int argc, char **argv) {
         free(s);
     }
     cJSON_Delete(out);
+    pe_ptbxl_free(&db);
     pe_classifier_free(c);
     free(recs);
     return (rc || failures) ? 1 : 0;

@@ -74,7 +74,9 @@ int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root,
                        size_t n, pe_error *e) {
     int digits = *arg != '\0';
     for (const char *p = arg; *p; p++) digits = digits && isdigit((unsigned char)*p);
-    if (!digits) {
+    char hea[4200];
+    snprintf(hea, sizeof hea, "%s.hea", arg);
+    if (!digits || (!db && pe_path_exists(hea))) { /* a path (MIT-BIH's records are "100"...) */
         snprintf(out, n, "%s", arg);
         return 0;
     }

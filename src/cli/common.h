@@ -46,8 +46,8 @@ void cli_model_eval_free(cli_model_eval *me);
 int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, float **sig,
                           pe_error *e);
 
-/* Resolves a RECORD argument: an ecg_id (digits; needs db) or a WFDB path. Writes the
- * WFDB path into out. */
+/* Resolves a RECORD argument: an ecg_id (digits; needs db, and without one digits name a
+ * WFDB record when ARG.hea exists) or a WFDB path. Writes the WFDB path into out. */
 int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
                        size_t n, pe_error *e);
 
