@@ -89,7 +89,8 @@ assert a['probabilities'] == b['probabilities'], (a, b)" "$work/l15.json" "$work
 "$PY" scripts/make_tiny_ptbxl.py "$work/dn" --n 20 --nan || fail "make_tiny_ptbxl.py --nan"
 "$PY" scripts/concat_records.py "$work/off" "$R/00001_lr" "$R/00002_lr" "$work/dn/records100/00000/00004_lr" \
   || fail "concat with a lead off"
-"$bin" predict --model "$M" --windows --json "$work/off.json" "$work/off" >"$work/off.txt" 2>"$work/err" \
+"$bin" predict --model "$M" --windows --json "$work/off.json" --csv "$work/off.csv" "$work/off" "$R/00001_lr" \
+  >"$work/off.txt" 2>"$work/err" \
   || fail "predict with a lead off: $(cat "$work/err")"
 grep -q "2 of 5 windows skipped" "$work/err" || fail "predict: no warning of the skipped windows"
 grep -q "20.0-30.0 s: skipped" "$work/off.txt" || fail "predict --windows: the skipped window is not shown"
@@ -102,7 +103,15 @@ for a, b in zip(off["windows"][:3], s5["windows"][:3]):  # the same first 20 s a
     assert a["probabilities"] == b["probabilities"]
 for k, p in off["probabilities"].items():
     assert p == max(x["probabilities"][k] for x in off["windows"][:3]), k
-print("ok: a lead off skips its two windows; the record's labels come from the other three")
+import csv
+rows = list(csv.DictReader(open(f"{w}/off.csv")))
+assert [r["kind"] for r in rows] == ["record"] + ["window"] * 5 + ["record"], rows
+assert [(r["start_s"], r["end_s"]) for r in rows[1:6]] == [("0", "10"), ("5", "15"), ("10", "20"), ("15", "25"), ("20", "30")]
+for r, j in zip(rows[:6], [off] + off["windows"]):  # the CSV holds the JSON's figures
+    for k in j.get("probabilities", {}):
+        assert abs(float(r["prob_" + k]) - j["probabilities"][k]) <= 1e-5 * max(1, j["probabilities"][k]), (r, k)
+assert all(rows[i]["prob_SR"] == "" for i in (4, 5)) and rows[3]["prob_SR"] != ""
+print("ok: a lead off skips its two windows; the record's labels come from the other three; CSV = JSON")
 PYEOF
 
 expect_fail() {

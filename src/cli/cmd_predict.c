@@ -16,7 +16,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg predict --model M [--json FILE] [--threshold X] [--stride S]\n"
             "                        [--windows] [--precision fp32|bf16|int8] [--ptbxl DIR]\n"
-            "                        RECORD...\n"
+            "                        [--csv FILE] RECORD...\n"
             "  RECORD     WFDB record path, e.g. records100/00000/00001_lr (or its .hea file),\n"
             "             or with --ptbxl DIR an ecg_id of DIR;\n"
             "             12 leads, at least 10 s, at 100 Hz or another integer rate\n"
@@ -26,7 +26,10 @@ static void usage(FILE *f) {
             "             seconds (default 5; one more window ends with the record); a label's\n"
             "             probability is its largest over the windows\n"
             "  --windows  also print each window's labels (the JSON always has them); a\n"
-            "             window with a NaN sample (a lead off) is skipped with a warning\n");
+            "             window with a NaN sample (a lead off) is skipped with a warning\n"
+            "  --csv FILE one row per record (kind \"record\": the largest probabilities)\n"
+            "             and, for a record longer than 10 s, one per window (kind\n"
+            "             \"window\"; a skipped window's probabilities are empty)\n");
 }
 
 /* The labels at or above the threshold with their probabilities, as text. */
@@ -47,8 +50,25 @@ static void add_labels(cJSON *o, const float *probs, double threshold) {
     }
 }
 
+/* A CSV row: the record (quoted), kind, start and end in seconds, the probabilities
+ * (empty when probs is NULL). */
+static void csv_row(FILE *f, const char *rec, const char *kind, double start_s, double end_s,
+                    const float *probs) {
+    fputc('"', f);
+    for (const char *p = rec; *p; p++) {
+        if (*p == '"') fputc('"', f);
+        fputc(*p, f);
+    }
+    fprintf(f, "\",%s,%g,%g", kind, start_s, end_s);
+    for (int k = 0; k < PE_NUM_CLASSES; k++) {
+        if (probs) fprintf(f, ",%.6g", probs[k]);
+        else fputc(',', f);
+    }
+    fputc('\n', f);
+}
+
 int cmd_predict(int argc, char **argv) {
-    const char *model_path = NULL, *json = NULL, *root = NULL, *v;
+    const char *model_path = NULL, *json = NULL, *root = NULL, *csv = NULL, *v;
     double threshold = 0.5, stride = 5;
     int threads = 1, n_rec = 0, only_records = 0, per_window = 0;
     pe_precision prec = PE_PREC_FP32;
@@ -66,7 +86,8 @@ int cmd_predict(int argc, char **argv) {
             only_records = 1;
         } else if (arg_value(argc, argv, &i, "--model", &model_path) ||
                    arg_value(argc, argv, &i, "--json", &json) ||
-                   arg_value(argc, argv, &i, "--ptbxl", &root)) {
+                   arg_value(argc, argv, &i, "--ptbxl", &root) ||
+                   arg_value(argc, argv, &i, "--csv", &csv)) {
         } else if (arg_value(argc, argv, &i, "--threshold", &v)) {
             if (arg_double("--threshold", v, &threshold)) bad = 2;
         } else if (arg_value(argc, argv, &i, "--stride", &v)) {
@@ -115,6 +136,19 @@ int cmd_predict(int argc, char **argv) {
         free(recs);
         return 1;
     }
+    pe_atomic_file af = {0};
+    if (csv && pe_atomic_open(&af, csv, &e)) {
+        fprintf(stderr, "protoecg predict: %s\n", e.msg);
+        pe_ptbxl_free(&db);
+        pe_classifier_free(c);
+        free(recs);
+        return 1;
+    }
+    if (csv) {
+        fprintf(af.f, "record,kind,start_s,end_s");
+        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",prob_%s", pe_class_names[k]);
+        fputc('\n', af.f);
+    }
     const char *note = NULL;
     pe_classifier_set_precision(c, (int)prec, &note);
     if (note) fprintf(stderr, "protoecg predict: %s\n", note);
@@ -152,6 +186,9 @@ int cmd_predict(int argc, char **argv) {
             if (w[i].valid) print_labels(w[i].probs, threshold);
             else printf(" skipped (a non-finite sample)\n");
         }
+        if (csv) csv_row(af.f, rec, "record", 0, (double)ns / fs, probs);
+        for (long i = 0; csv && nw > 1 && i < nw; i++)
+            csv_row(af.f, rec, "window", w[i].start_s, w[i].start_s + 10, w[i].valid ? w[i].probs : NULL);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "record", rec);
         cJSON_AddNumberToObject(o, "seconds", (double)ns / fs);
@@ -174,6 +211,10 @@ int cmd_predict(int argc, char **argv) {
         rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         if (rc) fprintf(stderr, "protoecg predict: %s\n", e.msg);
         free(s);
+    }
+    if (csv && pe_atomic_commit(&af, &e)) {
+        fprintf(stderr, "protoecg predict: %s\n", e.msg);
+        rc = 1;
     }
     cJSON_Delete(out);
     pe_ptbxl_free(&db);
