@@ -67,44 +67,47 @@ static void csv_row(FILE *f, const char *rec, const char *kind, double start_s, 
     fputc('\n', f);
 }
 
-int cmd_predict(int argc, char **argv) {
-    const char *model_path = NULL, *json = NULL, *root = NULL, *csv = NULL, *v;
-    double threshold = 0.5, stride = 5;
-    int threads = 1, n_rec = 0, only_records = 0, per_window = 0;
-    pe_precision prec = PE_PREC_FP32;
-    /* records and options in any order; after "--" everything is a record */
-    const char **recs = malloc((size_t)argc * sizeof *recs);
-    if (!recs) {
-        fprintf(stderr, "protoecg predict: out of memory\n");
-        return 1;
-    }
-    int bad = -1; /* exit code of a bad command line, -1 while it is fine */
+/* The command line. */
+typedef struct {
+    const char *model, *json, *root, *csv;
+    double threshold, stride;
+    int threads, per_window;
+    pe_precision prec;
+    const char **recs; /* n_rec of them (into argv) */
+    int n_rec;
+} predict_opts;
+
+/* Parses argv into o (records and options in any order; after "--" everything is a
+ * record). Returns -1 when the command should run, else its exit code. */
+static int parse_args(int argc, char **argv, predict_opts *o) {
+    const char *v;
+    int only_records = 0, bad = -1;
     for (int i = 1; i < argc && bad < 0; i++) {
         if (only_records || argv[i][0] != '-') {
-            recs[n_rec++] = argv[i];
+            o->recs[o->n_rec++] = argv[i];
         } else if (!strcmp(argv[i], "--")) {
             only_records = 1;
-        } else if (arg_value(argc, argv, &i, "--model", &model_path) ||
-                   arg_value(argc, argv, &i, "--json", &json) ||
-                   arg_value(argc, argv, &i, "--ptbxl", &root) ||
-                   arg_value(argc, argv, &i, "--csv", &csv)) {
+        } else if (arg_value(argc, argv, &i, "--model", &o->model) ||
+                   arg_value(argc, argv, &i, "--json", &o->json) ||
+                   arg_value(argc, argv, &i, "--ptbxl", &o->root) ||
+                   arg_value(argc, argv, &i, "--csv", &o->csv)) {
         } else if (arg_value(argc, argv, &i, "--threshold", &v)) {
-            if (arg_double("--threshold", v, &threshold)) bad = 2;
+            if (arg_double("--threshold", v, &o->threshold)) bad = 2;
         } else if (arg_value(argc, argv, &i, "--stride", &v)) {
-            if (arg_double("--stride", v, &stride)) bad = 2;
-            else if (!(stride > 0 && stride <= 10)) {
+            if (arg_double("--stride", v, &o->stride)) bad = 2;
+            else if (!(o->stride > 0 && o->stride <= 10)) {
                 fprintf(stderr, "protoecg predict: --stride must be in (0, 10] seconds\n");
                 bad = 2;
             }
         } else if (!strcmp(argv[i], "--windows")) {
-            per_window = 1;
+            o->per_window = 1;
         } else if (arg_value(argc, argv, &i, "--precision", &v)) {
-            if (pe_precision_parse(v, &prec)) {
+            if (pe_precision_parse(v, &o->prec)) {
                 fprintf(stderr, "protoecg predict: --precision must be fp32, bf16 or int8\n");
                 bad = 2;
             }
         } else if (arg_value(argc, argv, &i, "--threads", &v)) {
-            if (arg_int("--threads", v, 1, 1024, &threads)) bad = 2;
+            if (arg_int("--threads", v, 1, 1024, &o->threads)) bad = 2;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             bad = 0;
@@ -113,112 +116,111 @@ int cmd_predict(int argc, char **argv) {
             bad = 2;
         }
     }
-    if (bad < 0 && (!model_path || n_rec == 0)) {
+    if (bad < 0 && (!o->model || o->n_rec == 0)) {
         usage(stderr);
         bad = 2;
     }
+    return bad;
+}
+
+/* One record, classified window by window: printed, and added to out (JSON) and csv
+ * (NULL: none). */
+static int predict_record(pe_classifier *c, const pe_ptbxl_db *db, const predict_opts *o,
+                          const char *rec, FILE *csv, cJSON *out, pe_error *e) {
+    float *sig = NULL, probs[PE_NUM_CLASSES];
+    pe_window *w = NULL;
+    long nw = 0, ns = 0;
+    int nl = 0;
+    double fs = 0;
+    char path[4096];
+    int rc = cli_resolve_record(rec, db, o->root, path, sizeof path, e);
+    if (rc == 0) rc = pe_record_read(path, &sig, &nl, &ns, &fs, e);
+    if (rc == 0) rc = pe_classify_windows(c, sig, nl, ns, fs, o->stride, probs, &w, &nw, e);
+    free(sig);
+    if (rc) return -1;
+    printf("%s:", rec);
+    print_labels(probs, o->threshold);
+    long n_skipped = 0;
+    for (long i = 0; i < nw; i++) n_skipped += !w[i].valid;
+    if (nw > 1)
+        printf("  (%.1f s read in %ld windows of 10 s; a label's probability is its largest)\n",
+               (double)ns / fs, nw);
+    if (n_skipped)
+        fprintf(stderr, "protoecg predict: %s: %ld of %ld windows skipped: they have a "
+                        "non-finite sample (NaN or inf)\n", rec, n_skipped, nw);
+    for (long i = 0; o->per_window && nw > 1 && i < nw; i++) {
+        printf("  %6.1f-%.1f s:", w[i].start_s, w[i].start_s + 10);
+        if (w[i].valid) print_labels(w[i].probs, o->threshold);
+        else printf(" skipped (a non-finite sample)\n");
+    }
+    if (csv) csv_row(csv, rec, "record", 0, (double)ns / fs, probs);
+    for (long i = 0; csv && nw > 1 && i < nw; i++)
+        csv_row(csv, rec, "window", w[i].start_s, w[i].start_s + 10, w[i].valid ? w[i].probs : NULL);
+    cJSON *obj = cJSON_CreateObject();
+    cJSON_AddStringToObject(obj, "record", rec);
+    cJSON_AddNumberToObject(obj, "seconds", (double)ns / fs);
+    add_labels(obj, probs, o->threshold);
+    cJSON *arr = cJSON_AddArrayToObject(obj, "windows");
+    for (long i = 0; i < nw; i++) {
+        cJSON *wo = cJSON_CreateObject();
+        cJSON_AddNumberToObject(wo, "start_s", w[i].start_s);
+        cJSON_AddNumberToObject(wo, "end_s", w[i].start_s + 10);
+        if (w[i].valid) add_labels(wo, w[i].probs, o->threshold);
+        else cJSON_AddStringToObject(wo, "skipped", "non-finite sample");
+        cJSON_AddItemToArray(arr, wo);
+    }
+    cJSON_AddItemToArray(out, obj);
+    free(w);
+    return 0;
+}
+
+int cmd_predict(int argc, char **argv) {
+    predict_opts o = {.threshold = 0.5, .stride = 5, .threads = 1, .prec = PE_PREC_FP32};
+    o.recs = malloc((size_t)argc * sizeof *o.recs);
+    if (!o.recs) {
+        fprintf(stderr, "protoecg predict: out of memory\n");
+        return 1;
+    }
+    int bad = parse_args(argc, argv, &o);
     if (bad >= 0) {
-        free(recs);
+        free(o.recs);
         return bad;
     }
-    set_threads(threads);
+    set_threads(o.threads);
     pe_error e = {{0}};
-    pe_classifier *c = pe_classifier_load(model_path, &e);
-    if (!c) {
-        fprintf(stderr, "protoecg predict: %s\n", e.msg);
-        free(recs);
-        return 1;
-    }
     pe_ptbxl_db db = {0};
-    if (root && pe_ptbxl_load(root, &db, &e)) {
-        fprintf(stderr, "protoecg predict: %s\n", e.msg);
-        pe_classifier_free(c);
-        free(recs);
-        return 1;
-    }
     pe_atomic_file af = {0};
-    if (csv && pe_atomic_open(&af, csv, &e)) {
-        fprintf(stderr, "protoecg predict: %s\n", e.msg);
-        pe_ptbxl_free(&db);
-        pe_classifier_free(c);
-        free(recs);
-        return 1;
-    }
-    if (csv) {
+    int rc = 0, failures = 0, have_csv = 0;
+    pe_classifier *c = pe_classifier_load(o.model, &e);
+    if (!c) rc = -1;
+    if (rc == 0 && o.root) rc = pe_ptbxl_load(o.root, &db, &e);
+    if (rc == 0 && o.csv) rc = pe_atomic_open(&af, o.csv, &e);
+    have_csv = rc == 0 && o.csv;
+    if (have_csv) {
         fprintf(af.f, "record,kind,start_s,end_s");
         for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",prob_%s", pe_class_names[k]);
         fputc('\n', af.f);
     }
     const char *note = NULL;
-    pe_classifier_set_precision(c, (int)prec, &note);
+    if (rc == 0) pe_classifier_set_precision(c, (int)o.prec, &note);
     if (note) fprintf(stderr, "protoecg predict: %s\n", note);
     cJSON *out = cJSON_CreateArray();
-    int failures = 0;
-    for (int r = 0; r < n_rec; r++) {
-        const char *rec = recs[r];
-        float *sig = NULL, probs[PE_NUM_CLASSES];
-        pe_window *w = NULL;
-        long nw = 0, ns = 0;
-        int nl = 0;
-        double fs = 0;
-        char path[4096];
-        if (cli_resolve_record(rec, root ? &db : NULL, root, path, sizeof path, &e) ||
-            pe_record_read(path, &sig, &nl, &ns, &fs, &e) ||
-            pe_classify_windows(c, sig, nl, ns, fs, stride, probs, &w, &nw, &e)) {
-            fprintf(stderr, "protoecg predict: %s: %s\n", rec, e.msg);
-            free(sig);
+    for (int r = 0; rc == 0 && r < o.n_rec; r++)
+        if (predict_record(c, o.root ? &db : NULL, &o, o.recs[r], have_csv ? af.f : NULL, out, &e)) {
+            fprintf(stderr, "protoecg predict: %s: %s\n", o.recs[r], e.msg);
             failures++;
-            continue;
         }
-        free(sig);
-        printf("%s:", rec);
-        print_labels(probs, threshold);
-        long n_skipped = 0;
-        for (long i = 0; i < nw; i++) n_skipped += !w[i].valid;
-        if (nw > 1)
-            printf("  (%.1f s read in %ld windows of 10 s; a label's probability is its largest)\n",
-                   (double)ns / fs, nw);
-        if (n_skipped)
-            fprintf(stderr, "protoecg predict: %s: %ld of %ld windows skipped: they have a "
-                            "non-finite sample (NaN or inf)\n", rec, n_skipped, nw);
-        for (long i = 0; per_window && nw > 1 && i < nw; i++) {
-            printf("  %6.1f-%.1f s:", w[i].start_s, w[i].start_s + 10);
-            if (w[i].valid) print_labels(w[i].probs, threshold);
-            else printf(" skipped (a non-finite sample)\n");
-        }
-        if (csv) csv_row(af.f, rec, "record", 0, (double)ns / fs, probs);
-        for (long i = 0; csv && nw > 1 && i < nw; i++)
-            csv_row(af.f, rec, "window", w[i].start_s, w[i].start_s + 10, w[i].valid ? w[i].probs : NULL);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "record", rec);
-        cJSON_AddNumberToObject(o, "seconds", (double)ns / fs);
-        add_labels(o, probs, threshold);
-        cJSON *arr = cJSON_AddArrayToObject(o, "windows");
-        for (long i = 0; i < nw; i++) {
-            cJSON *wo = cJSON_CreateObject();
-            cJSON_AddNumberToObject(wo, "start_s", w[i].start_s);
-            cJSON_AddNumberToObject(wo, "end_s", w[i].start_s + 10);
-            if (w[i].valid) add_labels(wo, w[i].probs, threshold);
-            else cJSON_AddStringToObject(wo, "skipped", "non-finite sample");
-            cJSON_AddItemToArray(arr, wo);
-        }
-        cJSON_AddItemToArray(out, o);
-        free(w);
-    }
-    int rc = 0;
-    if (json) {
+    if (rc == 0 && o.json) {
         char *s = cJSON_Print(out);
-        rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
-        if (rc) fprintf(stderr, "protoecg predict: %s\n", e.msg);
+        rc = s ? pe_write_file_atomic(o.json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         free(s);
     }
-    if (csv && pe_atomic_commit(&af, &e)) {
-        fprintf(stderr, "protoecg predict: %s\n", e.msg);
-        rc = 1;
-    }
+    if (have_csv && rc == 0) rc = pe_atomic_commit(&af, &e);
+    else if (have_csv) pe_atomic_abort(&af);
+    if (rc) fprintf(stderr, "protoecg predict: %s\n", e.msg);
     cJSON_Delete(out);
     pe_ptbxl_free(&db);
     pe_classifier_free(c);
-    free(recs);
+    free(o.recs);
     return (rc || failures) ? 1 : 0;
 }
