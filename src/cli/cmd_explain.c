@@ -174,72 +174,87 @@ static int write_html(const explained *x, const pe_ptbxl_db *db, const char *roo
     return rc;
 }
 
-int cmd_explain(int argc, char **argv) {
-    const char *model_path = NULL, *root = NULL, *json = NULL, *html = NULL, *record = NULL, *v;
-    int top = 3, all = 0;
-    double at_s = -1;
-    uint8_t want[PE_NUM_CLASSES] = {0};
+/* The command line. */
+typedef struct {
+    const char *model, *root, *json, *html, *record;
+    int top, all;
+    double at_s; /* -1: not given */
+    uint8_t want[PE_NUM_CLASSES];
+} explain_opts;
+
+/* Parses argv into o. Returns -1 when the command should run, else its exit code. */
+static int parse_args(int argc, char **argv, explain_opts *o) {
+    const char *v;
     for (int i = 1; i < argc; i++) {
-        if (arg_value(argc, argv, &i, "--model", &model_path) ||
-            arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--json", &json) ||
-            arg_value(argc, argv, &i, "--html", &html))
+        if (arg_value(argc, argv, &i, "--model", &o->model) ||
+            arg_value(argc, argv, &i, "--ptbxl", &o->root) ||
+            arg_value(argc, argv, &i, "--json", &o->json) ||
+            arg_value(argc, argv, &i, "--html", &o->html))
             continue;
         if (arg_value(argc, argv, &i, "--top", &v)) {
-            if (arg_int("--top", v, 1, PE_MAX_TOP, &top)) return 2;
+            if (arg_int("--top", v, 1, PE_MAX_TOP, &o->top)) return 2;
         } else if (arg_value(argc, argv, &i, "--at", &v)) {
-            if (arg_double("--at", v, &at_s)) return 2;
-            if (at_s < 0) {
+            if (arg_double("--at", v, &o->at_s)) return 2;
+            if (o->at_s < 0) {
                 fprintf(stderr, "protoecg explain: --at must be >= 0 seconds\n");
                 return 2;
             }
         } else if (arg_value(argc, argv, &i, "--class", &v)) {
             int found = 0;
             for (int c = 0; c < PE_NUM_CLASSES; c++)
-                if (!strcmp(v, pe_class_names[c])) want[c] = found = 1;
+                if (!strcmp(v, pe_class_names[c])) o->want[c] = found = 1;
             if (!found) {
                 fprintf(stderr, "protoecg explain: unknown class '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(argv[i], "--all")) {
-            all = 1;
+            o->all = 1;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        } else if (argv[i][0] == '-' || record) {
+        } else if (argv[i][0] == '-' || o->record) {
             fprintf(stderr, "protoecg explain: unexpected argument '%s'\n", argv[i]);
             return 2;
         } else {
-            record = argv[i];
+            o->record = argv[i];
         }
     }
-    if (!model_path || !record) {
+    if (!o->model || !o->record) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+int cmd_explain(int argc, char **argv) {
+    explain_opts o = {.top = 3, .at_s = -1};
+    int bad = parse_args(argc, argv, &o);
+    if (bad >= 0) return bad;
     set_threads(1);
     pe_error e = {{0}};
     pe_ptbxl_db db = {0};
     int have_db = 0, rc = 0;
     explained x = {0};
     pe_class_explanation ex[PE_NUM_CLASSES];
-    pe_classifier *c = pe_classifier_load(model_path, &e);
+    pe_classifier *c = pe_classifier_load(o.model, &e);
     if (!c) {
         fprintf(stderr, "protoecg explain: %s\n", e.msg);
         return 1;
     }
-    if (rc == 0 && root) {
-        rc = pe_ptbxl_load(root, &db, &e);
+    if (rc == 0 && o.root) {
+        rc = pe_ptbxl_load(o.root, &db, &e);
         have_db = rc == 0;
     }
-    if (rc == 0) rc = cli_resolve_record(record, have_db ? &db : NULL, root, x.path, sizeof x.path, &e);
+    if (rc == 0)
+        rc = cli_resolve_record(o.record, have_db ? &db : NULL, o.root, x.path, sizeof x.path, &e);
     if (rc == 0) rc = pe_record_read(x.path, &x.sig, &x.nl, &x.ns, &x.fs, &e);
     /* a record longer than 10 s: its windows, for choosing one and for the timeline */
     if (rc == 0 && x.ns != lround(10 * x.fs))
         rc = pe_classify_windows(c, x.sig, x.nl, x.ns, x.fs, 5, x.probs, &x.win, &x.n_win, &e);
-    if (rc == 0) rc = choose_window(x.win, x.n_win, x.ns, x.fs, at_s, &x.start, &e);
-    if (rc == 0) rc = pe_explain_window(c, x.sig, x.nl, x.ns, x.fs, x.start, top, x.probs, ex, &e);
+    if (rc == 0) rc = choose_window(x.win, x.n_win, x.ns, x.fs, o.at_s, &x.start, &e);
+    if (rc == 0) rc = pe_explain_window(c, x.sig, x.nl, x.ns, x.fs, x.start, o.top, x.probs, ex, &e);
     if (rc) {
-        fprintf(stderr, "protoecg explain: %s: %s\n", record, e.msg);
+        fprintf(stderr, "protoecg explain: %s: %s\n", o.record, e.msg);
         free(x.sig);
         free(x.win);
         if (have_db) pe_ptbxl_free(&db);
@@ -249,7 +264,7 @@ int cmd_explain(int argc, char **argv) {
     int best = 0;
     for (int k = 0; k < PE_NUM_CLASSES; k++) {
         if (x.probs[k] > x.probs[best]) best = k;
-        if (all || want[k] || ex[k].predicted) x.shown[x.n_shown++] = ex[k];
+        if (o.all || o.want[k] || ex[k].predicted) x.shown[x.n_shown++] = ex[k];
     }
     if (x.n_shown == 0) x.shown[x.n_shown++] = ex[best]; /* nothing predicted: the top class */
     double start_s = (double)x.start / x.fs, seconds = (double)x.ns / x.fs;
@@ -258,8 +273,9 @@ int cmd_explain(int argc, char **argv) {
     } else {
         snprintf(x.title, sizeof x.title, "%s, %.1f-%.1f s of %.1f s", x.path, start_s,
                  start_s + 10, seconds);
-        if (at_s < 0) fprintf(stderr, "explaining the 10-s window where the most probable label "
-                                      "is strongest (--at S explains another)\n");
+        if (o.at_s < 0)
+            fprintf(stderr, "explaining the 10-s window where the most probable label is "
+                            "strongest (--at S explains another)\n");
     }
     printf("%s\n", x.title);
     for (int i = 0; i < x.n_shown; i++) {
@@ -270,14 +286,14 @@ int cmd_explain(int argc, char **argv) {
         print_evidence(q->top, q->n_top, "own prototypes, by contribution");
         print_evidence(q->other, q->n_other, "other classes' prototypes, largest contributions");
     }
-    if (json) {
-        cJSON *o = explanation_json(x.path, start_s, seconds, x.probs, x.shown, x.n_shown);
-        char *s = cJSON_Print(o);
-        cJSON_Delete(o);
-        rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
+    if (o.json) {
+        cJSON *j = explanation_json(x.path, start_s, seconds, x.probs, x.shown, x.n_shown);
+        char *s = cJSON_Print(j);
+        cJSON_Delete(j);
+        rc = s ? pe_write_file_atomic(o.json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         free(s);
     }
-    if (rc == 0 && html) rc = write_html(&x, have_db ? &db : NULL, root, model_path, html, &e);
+    if (rc == 0 && o.html) rc = write_html(&x, have_db ? &db : NULL, o.root, o.model, o.html, &e);
     if (rc) fprintf(stderr, "protoecg explain: %s\n", e.msg);
     free(x.sig);
     free(x.win);
