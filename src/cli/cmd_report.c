@@ -719,46 +719,61 @@ static void report_free(report *r) {
     for (int i = 0; i < N_EXAMPLES; i++) explained_free(&r->ex[i]);
 }
 
-int cmd_report(int argc, char **argv) {
-    const char *run = NULL, *root = NULL, *html = NULL, *json = NULL, *cache = NULL, *v;
-    int n_boot = 1000, seed = 0, top = 2, quiet = 0, threads = 0;
+/* The command line. */
+typedef struct {
+    const char *run, *root, *html, *json, *cache;
+    int n_boot, seed, top, quiet, threads;
+} report_opts;
+
+/* Parses argv into o. Returns -1 when the command should run, else its exit code. */
+static int parse_args(int argc, char **argv, report_opts *o) {
+    const char *v;
     for (int i = 1; i < argc; i++) {
-        if (arg_value(argc, argv, &i, "--run", &run) || arg_value(argc, argv, &i, "--ptbxl", &root) ||
-            arg_value(argc, argv, &i, "--html", &html) || arg_value(argc, argv, &i, "--json", &json) ||
-            arg_value(argc, argv, &i, "--cache", &cache))
+        if (arg_value(argc, argv, &i, "--run", &o->run) ||
+            arg_value(argc, argv, &i, "--ptbxl", &o->root) ||
+            arg_value(argc, argv, &i, "--html", &o->html) ||
+            arg_value(argc, argv, &i, "--json", &o->json) ||
+            arg_value(argc, argv, &i, "--cache", &o->cache))
             continue;
-        int k = arg_bootstrap_opts(argc, argv, &i, &n_boot, &seed, &threads);
+        int k = arg_bootstrap_opts(argc, argv, &i, &o->n_boot, &o->seed, &o->threads);
         if (k < 0) return 2;
         if (k > 0) continue;
         if (arg_value(argc, argv, &i, "--top", &v)) {
-            if (arg_int("--top", v, 1, PE_MAX_TOP, &top)) return 2;
+            if (arg_int("--top", v, 1, PE_MAX_TOP, &o->top)) return 2;
         } else {
-            int rc = arg_last("report", argv[i], &quiet, usage);
+            int rc = arg_last("report", argv[i], &o->quiet, usage);
             if (rc >= 0) return rc;
         }
     }
-    if (!run || !root || !html) {
+    if (!o->run || !o->root || !o->html) {
         usage(stderr);
         return 2;
     }
-    set_threads(threads);
+    return -1;
+}
+
+int cmd_report(int argc, char **argv) {
+    report_opts opt = {.n_boot = 1000, .top = 2};
+    int bad = parse_args(argc, argv, &opt);
+    if (bad >= 0) return bad;
+    set_threads(opt.threads);
     pe_error e = {{0}};
     report *r = calloc(1, sizeof *r);
     if (!r) {
         fprintf(stderr, "protoecg report: out of memory\n");
         return 1;
     }
-    r->run_dir = run;
+    r->run_dir = opt.run;
     pe_ptbxl_db db = {0};
     pe_classifier *cl = NULL;
     char path[4096];
     int rc = 0;
 
     /* the run's files */
-    if (pe_path_join(path, sizeof path, run, "metrics.jsonl")) rc = pe_fail(&e, "path too long");
+    if (pe_path_join(path, sizeof path, opt.run, "metrics.jsonl")) rc = pe_fail(&e, "path too long");
     if (rc == 0 && pe_path_exists(path)) rc = read_metrics(path, &r->epochs, &r->n_epochs, &e);
     else if (rc == 0) fprintf(stderr, "warning: %s is missing: no training curves\n", path);
-    if (rc == 0 && pe_path_join(path, sizeof path, run, "results.json") == 0 && pe_path_exists(path)) {
+    if (rc == 0 && pe_path_join(path, sizeof path, opt.run, "results.json") == 0 && pe_path_exists(path)) {
         char *t = pe_read_file(path, NULL, &e);
         if (!t) rc = -1;
         else if (!(r->results = cJSON_Parse(t)) || !cJSON_IsObject(r->results))
@@ -767,28 +782,28 @@ int cmd_report(int argc, char **argv) {
     } else if (rc == 0) {
         fprintf(stderr, "warning: %s is missing: no per-phase table\n", path);
     }
-    if (rc == 0 && pe_path_join(path, sizeof path, run, "config.json") == 0 && pe_path_exists(path))
+    if (rc == 0 && pe_path_join(path, sizeof path, opt.run, "config.json") == 0 && pe_path_exists(path))
         r->config_text = pe_read_file(path, NULL, &e); /* optional: ignore failures */
 
     /* the final model and the plain ResNet-18 on the test fold */
-    if (rc == 0 && pe_path_join(r->final.path, sizeof r->final.path, run, "model.safetensors"))
+    if (rc == 0 && pe_path_join(r->final.path, sizeof r->final.path, opt.run, "model.safetensors"))
         rc = pe_fail(&e, "path too long");
     if (rc == 0)
-        rc = cli_model_evaluate(&r->final, root, cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
-                                n_boot, seed, quiet, &e);
+        rc = cli_model_evaluate(&r->final, opt.root, opt.cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
+                                opt.n_boot, opt.seed, opt.quiet, &e);
     if (rc == 0 && r->final.ar.n_defined == 0)
         rc = pe_fail(&e, "no class has both positive and negative test records: AUROC undefined");
-    if (rc == 0 && pe_path_join(r->base.path, sizeof r->base.path, run, "pretrain.safetensors") == 0 &&
+    if (rc == 0 && pe_path_join(r->base.path, sizeof r->base.path, opt.run, "pretrain.safetensors") == 0 &&
         pe_path_exists(r->base.path)) {
-        rc = cli_model_evaluate(&r->base, root, cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
-                                n_boot, seed, quiet, &e);
+        rc = cli_model_evaluate(&r->base, opt.root, opt.cache, PE_SPLIT_TEST, PE_PREC_FP32, "report",
+                                opt.n_boot, opt.seed, opt.quiet, &e);
         r->have_base = rc == 0;
     }
     r->is_proto = rc == 0 && r->final.m.net.cfg.head == PE_HEAD_PROTO;
 
     /* prototypes and example explanations */
-    if (rc == 0) rc = pe_ptbxl_load(root, &db, &e);
-    if (rc == 0 && r->is_proto) rc = gather_prototypes(r, &db, root, &e);
+    if (rc == 0) rc = pe_ptbxl_load(opt.root, &db, &e);
+    if (rc == 0 && r->is_proto) rc = gather_prototypes(r, &db, opt.root, &e);
     if (rc == 0 && r->is_proto) {
         example chosen[N_EXAMPLES];
         int n = choose_examples(&r->final.pred, chosen);
@@ -797,29 +812,29 @@ int cmd_report(int argc, char **argv) {
         for (int i = 0; rc == 0 && i < n; i++) {
             r->ex[i].x = chosen[i];
             r->n_ex = i + 1;
-            rc = explain_example(cl, &db, root, top, &r->ex[i], &e);
+            rc = explain_example(cl, &db, opt.root, opt.top, &r->ex[i], &e);
         }
     }
 
     if (rc == 0) {
         pe_sb sb = {0};
         rc = build_html(&sb, r, &e);
-        if (rc == 0) rc = pe_html_write(&sb, html, &e);
+        if (rc == 0) rc = pe_html_write(&sb, opt.html, &e);
         pe_sb_free(&sb);
     }
-    if (rc == 0 && json) {
+    if (rc == 0 && opt.json) {
         cJSON *o = build_json(r);
         char *s = o ? cJSON_Print(o) : NULL;
         cJSON_Delete(o);
-        rc = s ? pe_write_file_atomic(json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
+        rc = s ? pe_write_file_atomic(opt.json, s, strlen(s), &e) : pe_fail(&e, "out of memory");
         free(s);
     }
-    if (rc == 0 && !quiet) {
+    if (rc == 0 && !opt.quiet) {
         printf("final model: test macro-AUROC %.4f", r->final.ar.macro);
-        if (n_boot > 0) printf(" (95%% CI %.4f-%.4f)", ci_lo(&r->final, -1), ci_hi(&r->final, -1));
+        if (opt.n_boot > 0) printf(" (95%% CI %.4f-%.4f)", ci_lo(&r->final, -1), ci_hi(&r->final, -1));
         if (r->have_base) printf("; plain ResNet-18: %.4f", r->base.ar.macro);
-        printf("\n%d example explanations; report written to %s%s%s\n", r->n_ex, html,
-               json ? " and " : "", json ? json : "");
+        printf("\n%d example explanations; report written to %s%s%s\n", r->n_ex, opt.html,
+               opt.json ? " and " : "", opt.json ? opt.json : "");
     }
     if (rc) fprintf(stderr, "protoecg report: %s\n", e.msg);
     pe_classifier_free(cl);
