@@ -11,58 +11,6 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/synthetic_test_env.sh
-n_cases=0
-
-# The last command's stderr has no sanitizer report and its exit code is not a signal's.
-no_crash() {
-  local name=$1 rc=$2
-  if ((rc >= 128)); then fail "$name: exit code $rc (killed by a signal?)"; return 1; fi
-  if grep -qE "AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error" \
-    "$work/err"; then
-    fail "$name: sanitizer report:"
-    sed 's/^/    /' "$work/err" | head -30
-    return 1
-  fi
-  return 0
-}
-
-# expect_fail NAME REGEX CMD...: CMD exits with 1..127 and its stderr matches REGEX
-# (extended, case-insensitive).
-expect_fail() {
-  local name=$1 re=$2
-  shift 2
-  n_cases=$((n_cases + 1))
-  "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  no_crash "$name" $rc || return
-  if ((rc == 0)); then
-    fail "$name: exit code 0, expected an error"
-  elif ! grep -qiE -- "$re" "$work/err"; then
-    fail "$name: stderr does not match /$re/:"
-    sed 's/^/    /' "$work/err" | head -10
-  else
-    echo "ok: $name (exit $rc): $(grep -iE -m1 -- "$re" "$work/err")"
-  fi
-}
-
-# expect_ok NAME REGEX CMD...: CMD exits with 0 and stdout+stderr match REGEX ('' = any).
-expect_ok() {
-  local name=$1 re=$2
-  shift 2
-  n_cases=$((n_cases + 1))
-  "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  no_crash "$name" $rc || return
-  if ((rc != 0)); then
-    fail "$name: exit code $rc, expected 0:"
-    sed 's/^/    /' "$work/err" | head -10
-  elif [[ -n "$re" ]] && ! cat "$work/out" "$work/err" | grep -qiE -- "$re"; then
-    fail "$name: output does not match /$re/:"
-    cat "$work/out" "$work/err" | sed 's/^/    /' | head -10
-  else
-    echo "ok: $name"
-  fi
-}
 
 # ---- datasets ---------------------------------------------------------------------------
 mk() { "$PY" scripts/make_tiny_ptbxl.py "$work/$1" "${@:2}" || { echo "FAIL: make_tiny_ptbxl.py $*"; exit 1; }; }

@@ -75,15 +75,6 @@ print("ok: eval --records on the test-fold list: the --ptbxl path's records and 
       "AUROC = sklearn (macro %.4f over %d records)" % (a["macro_auroc"], a["n_records"]))
 PYEOF
 
-expect_fail() {
-  local name=$1 re=$2
-  shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  if ((rc == 0 || rc >= 128)); then fail "$name: exit code $rc"
-  elif ! grep -qiE -- "$re" "$work/err"; then fail "$name: stderr does not match /$re/: $(cat "$work/err")"
-  else echo "ok: $name: $(head -1 "$work/err")"; fi
-}
 expect_fail "no labels column" "nolabels.csv: the header must name the columns 'record' and 'labels'" \
   "$bin" eval --model "$M" --records "$work/lists/nolabels.csv"
 expect_fail "an unknown label" "unknown.csv:3: unknown label 'NORM'" \

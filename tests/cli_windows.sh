@@ -114,15 +114,6 @@ assert all(rows[i]["prob_SR"] == "" for i in (4, 5)) and rows[3]["prob_SR"] != "
 print("ok: a lead off skips its two windows; the record's labels come from the other three; CSV = JSON")
 PYEOF
 
-expect_fail() {
-  local name=$1 re=$2
-  shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  if ((rc == 0 || rc >= 128)); then fail "$name: exit code $rc"
-  elif ! grep -qiE -- "$re" "$work/err"; then fail "$name: stderr does not match /$re/: $(cat "$work/err")"
-  else echo "ok: $name: $(head -1 "$work/err")"; fi
-}
 expect_fail "predict: --stride 0" "stride must be in" "$bin" predict --model "$M" --stride 0 "$work/long"
 expect_fail "predict: --stride 12" "stride must be in" "$bin" predict --model "$M" --stride 12 "$work/long"
 expect_fail "predict: a 9.99-s record" "short.*999 samples at 100 Hz.*at least 10 s" \

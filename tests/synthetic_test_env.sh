@@ -2,7 +2,9 @@
 # dataset (scripts/make_tiny_ptbxl.py): sets bin (the protoecg binary given as $1), PY
 # (python3; exits 77, ctest's SKIP, when absent), work (a directory removed on exit; a
 # test that needs more cleanup sets its own trap after sourcing this), fails (0) and
-# fail() (prints FAIL and counts it in fails; the test exits with fails > 0).
+# fail() (prints FAIL and counts it in fails; the test exits with fails > 0), and
+# expect_fail / expect_ok (a command's exit code and output against a pattern, counted in
+# n_cases).
 bin=$(realpath "${1:-build/protoecg}")
 PY=${PYTHON:-python3}
 if ! command -v "$PY" >/dev/null 2>&1; then
@@ -19,4 +21,56 @@ fails=0
 fail() {
   echo "FAIL: $*"
   fails=$((fails + 1))
+}
+n_cases=0
+
+# The last command's stderr has no sanitizer report and its exit code is not a signal's.
+no_crash() {
+  local name=$1 rc=$2
+  if ((rc >= 128)); then fail "$name: exit code $rc (killed by a signal?)"; return 1; fi
+  if grep -qE "AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error" \
+    "$work/err"; then
+    fail "$name: sanitizer report:"
+    sed 's/^/    /' "$work/err" | head -30
+    return 1
+  fi
+  return 0
+}
+
+# expect_fail NAME REGEX CMD...: CMD exits with 1..127 and its stderr matches REGEX
+# (extended, case-insensitive).
+expect_fail() {
+  local name=$1 re=$2
+  shift 2
+  n_cases=$((n_cases + 1))
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  no_crash "$name" $rc || return
+  if ((rc == 0)); then
+    fail "$name: exit code 0, expected an error"
+  elif ! grep -qiE -- "$re" "$work/err"; then
+    fail "$name: stderr does not match /$re/:"
+    sed 's/^/    /' "$work/err" | head -10
+  else
+    echo "ok: $name (exit $rc): $(grep -iE -m1 -- "$re" "$work/err")"
+  fi
+}
+
+# expect_ok NAME REGEX CMD...: CMD exits with 0 and stdout+stderr match REGEX ('' = any).
+expect_ok() {
+  local name=$1 re=$2
+  shift 2
+  n_cases=$((n_cases + 1))
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  no_crash "$name" $rc || return
+  if ((rc != 0)); then
+    fail "$name: exit code $rc, expected 0:"
+    sed 's/^/    /' "$work/err" | head -10
+  elif [[ -n "$re" ]] && ! cat "$work/out" "$work/err" | grep -qiE -- "$re"; then
+    fail "$name: output does not match /$re/:"
+    cat "$work/out" "$work/err" | sed 's/^/    /' | head -10
+  else
+    echo "ok: $name"
+  fi
 }
