@@ -9,11 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 source tests/synthetic_test_env.sh
-"$PY" scripts/make_tiny_ptbxl.py "$work/d" --n 150 || { echo "FAIL: make_tiny_ptbxl.py"; exit 1; }
-"$bin" train --ptbxl "$work/d" --out "$work/run" --width 4 --latent 32 --protos-per-class 2 \
-  --epochs 1 --epochs-pretrain 0 --epochs-warmup 0 --epochs-last 1 --batch 16 --threads 1 \
-  --quiet >"$work/out" 2>&1 || { cat "$work/out"; echo "FAIL: tiny training run"; exit 1; }
-M=$work/run/model.safetensors
+tiny_model 150
 mkdir -p "$work/lists"
 "$PY" - "$work" <<'PYEOF' || fail "writing the lists"
 import ast, csv, sys

@@ -4,7 +4,7 @@
 # test that needs more cleanup sets its own trap after sourcing this), fails (0) and
 # fail() (prints FAIL and counts it in fails; the test exits with fails > 0), and
 # expect_fail / expect_ok (a command's exit code and output against a pattern, counted in
-# n_cases).
+# n_cases) and tiny_model (a synthetic dataset and a tiny model trained on it).
 bin=$(realpath "${1:-build/protoecg}")
 PY=${PYTHON:-python3}
 if ! command -v "$PY" >/dev/null 2>&1; then
@@ -73,4 +73,14 @@ expect_ok() {
   else
     echo "ok: $name"
   fi
+}
+
+# tiny_model N: writes a synthetic dataset of N records to $work/d and trains a tiny
+# prototype model on it (seconds); sets D (the dataset) and M (the model file).
+tiny_model() {
+  D=$work/d M=$work/run/model.safetensors
+  "$PY" scripts/make_tiny_ptbxl.py "$D" --n "$1" || { echo "FAIL: make_tiny_ptbxl.py"; exit 1; }
+  "$bin" train --ptbxl "$D" --out "$work/run" --width 4 --latent 32 --protos-per-class 2 \
+    --epochs 1 --epochs-pretrain 0 --epochs-warmup 0 --epochs-last 1 --batch 16 --threads 1 \
+    --quiet >"$work/out" 2>&1 || { cat "$work/out"; echo "FAIL: tiny training run"; exit 1; }
 }
