@@ -157,6 +157,24 @@ static int compare_model(cli_model_eval *cmp, const cli_model_eval *ref, const c
     return 0;
 }
 
+/* --records --predictions: per record its path (quoted), true labels, probabilities. */
+static int write_list_predictions(const char *path, const pe_record_list *l, const float *probs,
+                                  pe_error *e) {
+    pe_atomic_file af;
+    if (pe_atomic_open(&af, path, e)) return -1;
+    fprintf(af.f, "record");
+    for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",true_%s", pe_class_names[k]);
+    for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",prob_%s", pe_class_names[k]);
+    fputc('\n', af.f);
+    for (int i = 0; i < l->n; i++) {
+        cli_csv_quoted(af.f, l->paths[i]);
+        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",%d", l->labels[i * PE_NUM_CLASSES + k]);
+        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",%.9g", probs[i * PE_NUM_CLASSES + k]);
+        fputc('\n', af.f);
+    }
+    return pe_atomic_commit(&af, e);
+}
+
 /* --records: the model on every record of a labelled list (pe_classify_windows; a
  * record's probability of a class is its largest over the windows), scored like a split
  * (no validation split, so F1 at 0.5 only). */
@@ -217,26 +235,7 @@ static int eval_records(const char *model_path, const char *list_path, double st
         rc = s ? pe_write_file_atomic(json, s, strlen(s), e) : pe_fail(e, "out of memory");
         free(s);
     }
-    pe_atomic_file af;
-    if (rc == 0 && pred) rc = pe_atomic_open(&af, pred, e);
-    if (rc == 0 && pred) {
-        fprintf(af.f, "record");
-        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",true_%s", pe_class_names[k]);
-        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",prob_%s", pe_class_names[k]);
-        fputc('\n', af.f);
-        for (int i = 0; i < l.n; i++) {
-            fputc('"', af.f);
-            for (const char *q = l.paths[i]; *q; q++) {
-                if (*q == '"') fputc('"', af.f);
-                fputc(*q, af.f);
-            }
-            fputc('"', af.f);
-            for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",%d", l.labels[i * PE_NUM_CLASSES + k]);
-            for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",%.9g", probs[i * PE_NUM_CLASSES + k]);
-            fputc('\n', af.f);
-        }
-        rc = pe_atomic_commit(&af, e);
-    }
+    if (rc == 0 && pred) rc = write_list_predictions(pred, &l, probs, e);
     cJSON_Delete(root);
     if (ar.auroc) pe_auroc_report_free(&ar);
     if (br.macro) pe_bootstrap_report_free(&br);

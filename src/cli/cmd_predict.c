@@ -54,12 +54,8 @@ static void add_labels(cJSON *o, const float *probs, double threshold) {
  * (empty when probs is NULL). */
 static void csv_row(FILE *f, const char *rec, const char *kind, double start_s, double end_s,
                     const float *probs) {
-    fputc('"', f);
-    for (const char *p = rec; *p; p++) {
-        if (*p == '"') fputc('"', f);
-        fputc(*p, f);
-    }
-    fprintf(f, "\",%s,%g,%g", kind, start_s, end_s);
+    cli_csv_quoted(f, rec);
+    fprintf(f, ",%s,%g,%g", kind, start_s, end_s);
     for (int k = 0; k < PE_NUM_CLASSES; k++) {
         if (probs) fprintf(f, ",%.6g", probs[k]);
         else fputc(',', f);

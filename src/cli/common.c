@@ -134,3 +134,12 @@ cJSON *cli_explanation_json(const pe_class_explanation *x) {
     for (int k = 0; k < x->n_other; k++) cJSON_AddItemToArray(other, evidence_json(&x->other[k]));
     return c;
 }
+
+void cli_csv_quoted(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}

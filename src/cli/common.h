@@ -3,6 +3,7 @@
 #define PE_CLI_COMMON_H
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 
 #include "data/cache.h"
 #include "data/ptbxl.h"
@@ -50,6 +51,9 @@ int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, f
  * WFDB record when ARG.hea exists) or a WFDB path. Writes the WFDB path into out. */
 int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
                        size_t n, pe_error *e);
+
+/* Writes s to f as a double-quoted CSV field (quotes doubled, RFC 4180). */
+void cli_csv_quoted(FILE *f, const char *s);
 
 /* One class's explanation (pe_explain) as JSON: probability, logit and its parts, the
  * own prototypes ("prototypes", by contribution) and the other classes' largest
