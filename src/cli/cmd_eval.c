@@ -15,7 +15,6 @@
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/progress.h"
-#include "util/rng.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -40,19 +39,13 @@ static void usage(FILE *f) {
 }
 
 static int write_predictions(const char *path, const pe_split_pred *sp, pe_error *e) {
-    const uint8_t *y = sp->labels;
     pe_atomic_file af;
     if (pe_atomic_open(&af, path, e)) return -1;
-    fprintf(af.f, "ecg_id");
-    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",true_%s", pe_class_names[c]);
-    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",prob_%s", pe_class_names[c]);
-    fputc('\n', af.f);
+    cli_predictions_header(af.f, "ecg_id");
     for (long i = 0; i < sp->view.n; i++) {
         fprintf(af.f, "%d", pe_split_pred_ecg_id(sp, i));
-        for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(af.f, ",%d", y[i * PE_NUM_CLASSES + c]);
-        for (int c = 0; c < PE_NUM_CLASSES; c++)
-            fprintf(af.f, ",%.9g", sp->probs[i * PE_NUM_CLASSES + c]);
-        fputc('\n', af.f);
+        cli_predictions_row_end(af.f, sp->labels + i * PE_NUM_CLASSES,
+                                sp->probs + i * PE_NUM_CLASSES);
     }
     return pe_atomic_commit(&af, e);
 }
@@ -162,15 +155,11 @@ static int write_list_predictions(const char *path, const pe_record_list *l, con
                                   pe_error *e) {
     pe_atomic_file af;
     if (pe_atomic_open(&af, path, e)) return -1;
-    fprintf(af.f, "record");
-    for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",true_%s", pe_class_names[k]);
-    for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",prob_%s", pe_class_names[k]);
-    fputc('\n', af.f);
+    cli_predictions_header(af.f, "record");
     for (int i = 0; i < l->n; i++) {
         cli_csv_quoted(af.f, l->paths[i]);
-        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",%d", l->labels[i * PE_NUM_CLASSES + k]);
-        for (int k = 0; k < PE_NUM_CLASSES; k++) fprintf(af.f, ",%.9g", probs[i * PE_NUM_CLASSES + k]);
-        fputc('\n', af.f);
+        cli_predictions_row_end(af.f, l->labels + (size_t)i * PE_NUM_CLASSES,
+                                probs + (size_t)i * PE_NUM_CLASSES);
     }
     return pe_atomic_commit(&af, e);
 }
@@ -213,16 +202,10 @@ static int eval_records(const char *model_path, const char *list_path, double st
     if (rc == 0) pe_progress_end(&prog, NULL);
     pe_auroc_report ar = {0};
     pe_bootstrap_report br = {0};
-    if (rc == 0) rc = pe_macro_auroc(l.labels, probs, (size_t)l.n, PE_NUM_CLASSES, &ar, e);
+    if (rc == 0) rc = cli_score(l.labels, probs, (size_t)l.n, n_boot, seed, &ar, &br, e);
     if (rc == 0 && ar.n_defined == 0)
         rc = pe_fail(e, "%s: no class has both positive and negative records: AUROC is "
                         "undefined", list_path);
-    if (rc == 0 && n_boot > 0) {
-        pe_rng r;
-        pe_rng_seed(&r, (uint64_t)seed);
-        rc = pe_bootstrap_auroc(l.labels, probs, (size_t)l.n, PE_NUM_CLASSES, n_boot, 0.95, &r,
-                                &br, e);
-    }
     cJSON *root = NULL;
     if (rc == 0) {
         double f1[PE_NUM_CLASSES];

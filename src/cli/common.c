@@ -42,17 +42,31 @@ int cli_model_evaluate(cli_model_eval *me, const char *ptbxl, const char *cache_
     if (rc == 0 && me->with_val) rc = pe_evaluate_model(&me->m, &raw, PE_SPLIT_VAL, &me->val, e);
     pe_cache_close(&raw);
     if (rc) return -1;
-    size_t n = (size_t)me->pred.view.n;
-    if (pe_macro_auroc(me->pred.labels, me->pred.probs, n, PE_NUM_CLASSES, &me->ar, e)) return -1;
     me->n_boot = n_boot;
-    if (n_boot > 0) {
-        pe_rng r;
-        pe_rng_seed(&r, (uint64_t)seed);
-        if (pe_bootstrap_auroc(me->pred.labels, me->pred.probs, n, PE_NUM_CLASSES, n_boot, 0.95,
-                               &r, &me->br, e))
-            return -1;
-    }
-    return 0;
+    return cli_score(me->pred.labels, me->pred.probs, (size_t)me->pred.view.n, n_boot, seed,
+                     &me->ar, &me->br, e);
+}
+
+int cli_score(const uint8_t *y, const float *probs, size_t n, int n_boot, int seed,
+              pe_auroc_report *ar, pe_bootstrap_report *br, pe_error *e) {
+    if (pe_macro_auroc(y, probs, n, PE_NUM_CLASSES, ar, e)) return -1;
+    if (n_boot <= 0) return 0;
+    pe_rng r;
+    pe_rng_seed(&r, (uint64_t)seed);
+    return pe_bootstrap_auroc(y, probs, n, PE_NUM_CLASSES, n_boot, 0.95, &r, br, e);
+}
+
+void cli_predictions_header(FILE *f, const char *id_column) {
+    fprintf(f, "%s", id_column);
+    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(f, ",true_%s", pe_class_names[c]);
+    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(f, ",prob_%s", pe_class_names[c]);
+    fputc('\n', f);
+}
+
+void cli_predictions_row_end(FILE *f, const uint8_t *y, const float *probs) {
+    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(f, ",%d", y[c]);
+    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(f, ",%.9g", probs[c]);
+    fputc('\n', f);
 }
 
 void cli_model_eval_free(cli_model_eval *me) {

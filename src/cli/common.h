@@ -41,6 +41,17 @@ int cli_model_evaluate(cli_model_eval *me, const char *ptbxl, const char *cache_
                        pe_error *e);
 void cli_model_eval_free(cli_model_eval *me);
 
+/* Macro and per-class AUROC of n records' probabilities (n, 16) against their labels y
+ * (n, 16) into ar and, with n_boot > 0, bootstrap intervals drawn from `seed` into br. */
+int cli_score(const uint8_t *y, const float *probs, size_t n, int n_boot, int seed,
+              pe_auroc_report *ar, pe_bootstrap_report *br, pe_error *e);
+
+/* A predictions CSV (eval --predictions): the header (the record's id column, true_<label>
+ * and prob_<label> for the 16), and the end of a record's row after its id (its labels and
+ * probabilities, 9 significant digits, then the line end). */
+void cli_predictions_header(FILE *f, const char *id_column);
+void cli_predictions_row_end(FILE *f, const uint8_t *y, const float *probs);
+
 
 /* Reads the 100 Hz record of ecg_id from a PTB-XL root (12 x 1000 mV, PTB-XL lead
  * order) into a malloc'd *sig. */
