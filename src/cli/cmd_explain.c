@@ -64,11 +64,19 @@ static cJSON *explanation_json(const char *record, double start_s, double second
     return o;
 }
 
+/* The class of highest probability (the first on ties). */
+static int most_probable(const float probs[PE_NUM_CLASSES]) {
+    int top = 0;
+    for (int k = 1; k < PE_NUM_CLASSES; k++)
+        if (probs[k] > probs[top]) top = k;
+    return top;
+}
+
 /* The window to explain (*start, its first sample): at_s seconds in when at_s >= 0, else
- * the window of w (n of them; none for a 10-s record) where the record's most probable
- * label is strongest (skipped windows aside). */
-static int choose_window(const pe_window *w, long n, long ns, double fs, double at_s, long *start,
-                         pe_error *e) {
+ * the first of the windows w (n of them; none for a 10-s record) where the record's most
+ * probable label has its record-level probability (record_probs, the maxima over w). */
+static int choose_window(const pe_window *w, long n, const float *record_probs, long ns,
+                         double fs, double at_s, long *start, pe_error *e) {
     *start = 0;
     if (at_s >= 0) {
         double last = (double)ns / fs - 10;
@@ -78,38 +86,38 @@ static int choose_window(const pe_window *w, long n, long ns, double fs, double 
         *start = lround(at_s * fs);
         return 0;
     }
-    long best = -1;
-    int top = 0;
-    for (int k = 0; k < PE_NUM_CLASSES; k++)
-        for (long i = 0; i < n; i++)
-            if (w[i].valid && (best < 0 || w[i].probs[k] > w[best].probs[top])) best = i, top = k;
-    if (best >= 0) *start = w[best].start;
+    int top = n ? most_probable(record_probs) : 0;
+    for (long i = 0; i < n; i++)
+        if (w[i].valid && w[i].probs[top] == record_probs[top]) {
+            *start = w[i].start;
+            break;
+        }
     return 0;
 }
 
 /* The HTML section above a longer record's explanation: each label's probability along
- * the record's windows (the labels predicted in some window, else the most probable). */
-static int timeline_html(pe_sb *sb, const pe_window *w, long n, double seconds, long start,
-                         double fs, pe_error *e) {
+ * the record's windows (the labels predicted in some window, record_probs[k] >= 0.5,
+ * else the most probable). */
+static int timeline_html(pe_sb *sb, const pe_window *w, long n, const float *record_probs,
+                         double seconds, long start, double fs, pe_error *e) {
     double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * PE_NUM_CLASSES * sizeof *y);
     if (!x || !y) {
         free(x), free(y);
         return pe_fail(e, "out of memory");
     }
-    pe_chart_series series[PE_NUM_CLASSES];
-    int n_series = 0, top = 0;
-    float top_p = -1;
-    for (int k = 0; k < PE_NUM_CLASSES; k++) {
-        float mx = 0;
-        for (long i = 0; i < n; i++) {
-            x[i] = w[i].start_s + 5;
-            y[(size_t)k * n + i] = w[i].probs[k];
-            mx = fmaxf(mx, w[i].probs[k]);
-        }
-        if (mx >= 0.5f) series[n_series++] = (pe_chart_series){pe_class_names[k], x, y + (size_t)k * n, (int)n};
-        if (mx > top_p) top = k, top_p = mx;
+    for (long i = 0; i < n; i++) {
+        x[i] = w[i].start_s + 5;
+        for (int k = 0; k < PE_NUM_CLASSES; k++) y[(size_t)k * n + i] = w[i].probs[k];
     }
-    if (n_series == 0) series[n_series++] = (pe_chart_series){pe_class_names[top], x, y + (size_t)top * n, (int)n};
+    pe_chart_series series[PE_NUM_CLASSES];
+    int n_series = 0;
+    for (int k = 0; k < PE_NUM_CLASSES; k++)
+        if (record_probs[k] >= 0.5f)
+            series[n_series++] = (pe_chart_series){pe_class_names[k], x, y + (size_t)k * n, (int)n};
+    if (n_series == 0) {
+        int top = most_probable(record_probs);
+        series[n_series++] = (pe_chart_series){pe_class_names[top], x, y + (size_t)top * n, (int)n};
+    }
     char text[512];
     snprintf(text, sizeof text, "%.1f s read in %ld windows of 10 s, every 5 s (a label's "
              "probability is its largest over the windows). The explanation below is for the "
@@ -133,8 +141,9 @@ typedef struct {
     double fs;
     pe_window *win; /* a record longer than 10 s: its windows every 5 s */
     long n_win;
+    float record_probs[PE_NUM_CLASSES]; /* per class, the largest over win */
     long start; /* the explained window's first sample */
-    float probs[PE_NUM_CLASSES];
+    float probs[PE_NUM_CLASSES]; /* the explained window's */
     pe_class_explanation shown[PE_NUM_CLASSES];
     int n_shown;
 } explained;
@@ -161,7 +170,8 @@ static int write_html(const explained *x, const pe_ptbxl_db *db, const char *roo
         }
     pe_sb sb = {0}, timeline = {0};
     if (rc == 0 && x->n_win > 0)
-        rc = timeline_html(&timeline, x->win, x->n_win, (double)x->ns / x->fs, x->start, x->fs, e);
+        rc = timeline_html(&timeline, x->win, x->n_win, x->record_probs, (double)x->ns / x->fs,
+                           x->start, x->fs, e);
     if (rc == 0)
         rc = pe_html_explanation_page(&sb, x->title, draw, PE_NUM_SAMPLES, PE_SAMPLING_HZ,
                                       x->probs, x->shown, x->n_shown, srcs, model_path,
@@ -250,8 +260,10 @@ int cmd_explain(int argc, char **argv) {
     if (rc == 0) rc = pe_record_read(x.path, &x.sig, &x.nl, &x.ns, &x.fs, &e);
     /* a record longer than 10 s: its windows, for choosing one and for the timeline */
     if (rc == 0 && x.ns != lround(10 * x.fs))
-        rc = pe_classify_windows(c, x.sig, x.nl, x.ns, x.fs, 5, x.probs, &x.win, &x.n_win, &e);
-    if (rc == 0) rc = choose_window(x.win, x.n_win, x.ns, x.fs, o.at_s, &x.start, &e);
+        rc = pe_classify_windows(c, x.sig, x.nl, x.ns, x.fs, 5, x.record_probs, &x.win,
+                                 &x.n_win, &e);
+    if (rc == 0)
+        rc = choose_window(x.win, x.n_win, x.record_probs, x.ns, x.fs, o.at_s, &x.start, &e);
     if (rc == 0) rc = pe_explain_window(c, x.sig, x.nl, x.ns, x.fs, x.start, o.top, x.probs, ex, &e);
     if (rc) {
         fprintf(stderr, "protoecg explain: %s: %s\n", o.record, e.msg);
@@ -261,12 +273,9 @@ int cmd_explain(int argc, char **argv) {
         pe_classifier_free(c);
         return 1;
     }
-    int best = 0;
-    for (int k = 0; k < PE_NUM_CLASSES; k++) {
-        if (x.probs[k] > x.probs[best]) best = k;
+    for (int k = 0; k < PE_NUM_CLASSES; k++)
         if (o.all || o.want[k] || ex[k].predicted) x.shown[x.n_shown++] = ex[k];
-    }
-    if (x.n_shown == 0) x.shown[x.n_shown++] = ex[best]; /* nothing predicted: the top class */
+    if (x.n_shown == 0) x.shown[x.n_shown++] = ex[most_probable(x.probs)]; /* the top class */
     double start_s = (double)x.start / x.fs, seconds = (double)x.ns / x.fs;
     if (x.n_win == 0) {
         snprintf(x.title, sizeof x.title, "%s", x.path);
