@@ -6,20 +6,14 @@
  * preprocessed input. */
 #include "check.h"
 #include "api/internal.h"
-#include "model/modelfile.h"
+#include "nets.h"
 #include "protoecg.h"
-
-#include <unistd.h>
 
 int main(void) {
     REQUIRE_DATA(dir);
     pe_error e = {{0}};
-    pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
-    cfg.base_width = 8;
-    cfg.latent_dim = 32;
-    cfg.protos_per_class = 3;
     pe_model m;
-    CHECK(pe_model_init(&m, &cfg, 1, 123, 0, &e) == 0);
+    test_tiny_proto_model(&m, 3, 123);
     /* a last layer that is not the init pattern, so every term matters */
     for (int i = 0; i < 16 * m.net.n_protos; i++) m.net.params[m.net.last_w + i] += 0.01f * (float)(i % 7);
     /* an own-class weight of 0 and a large one (the full-batch last layer's bound leaves
@@ -30,11 +24,7 @@ int main(void) {
     }
     for (int p = 0; p < m.net.n_protos; p++) m.sources[p].ecg_id = 1000 + p;
     char path[256];
-    snprintf(path, sizeof path, "/tmp/pe_test_explain_%ld.safetensors", (long)getpid());
-    CHECK(pe_model_save(&m, path, 0, &e) == 0);
-
-    pe_classifier *c = pe_classifier_load(path, &e);
-    CHECK_MSG(c != NULL, "%s", e.msg);
+    pe_classifier *c = test_save_and_load(&m, "explain", path, sizeof path);
     const char *records[] = {"records100/00000/00001_lr", "records100/00000/00452_lr",
                              "records100/02000/02045_lr"};
     int reordered = 0;
@@ -54,7 +44,7 @@ int main(void) {
         CHECK(pe_preprocess(c, sig, nl, ns, fs, x, &e) == 0);
         CHECK(pe_net_forward(&m.net, x, 1, 0, &e) == 0);
         const float *W = m.net.params + m.net.last_w, *sim = m.net.sim;
-        int P = m.net.n_protos, K = cfg.protos_per_class;
+        int P = m.net.n_protos, K = m.net.cfg.protos_per_class;
         for (int k = 0; k < 16; k++) {
             CHECK_CLOSE(probs[k], probs2[k], 0, 0);
             CHECK_CLOSE(ex[k].logit, m.net.logits[k], 1e-5, 1e-5);

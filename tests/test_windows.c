@@ -8,10 +8,9 @@
  * fails); and short records, bad strides and windows outside the record are refused with
  * a clear message. */
 #include "check.h"
-#include "model/modelfile.h"
+#include "nets.h"
 #include "protoecg.h"
 
-#include <unistd.h>
 
 #define N10 (PE_NUM_LEADS * PE_NUM_SAMPLES)
 
@@ -66,17 +65,10 @@ int main(void) {
     check_starts();
     REQUIRE_DATA(dir);
     pe_error e = {{0}};
-    pe_net_config cfg = pe_net_config_default(PE_HEAD_PROTO);
-    cfg.base_width = 8;
-    cfg.latent_dim = 32;
-    cfg.protos_per_class = 2;
     pe_model m;
-    CHECK(pe_model_init(&m, &cfg, 1, 7, 0, &e) == 0);
+    test_tiny_proto_model(&m, 2, 7);
     char path[256];
-    snprintf(path, sizeof path, "/tmp/pe_test_windows_%ld.safetensors", (long)getpid());
-    CHECK(pe_model_save(&m, path, 0, &e) == 0);
-    pe_classifier *c = pe_classifier_load(path, &e);
-    CHECK_MSG(c != NULL, "%s", e.msg);
+    pe_classifier *c = test_save_and_load(&m, "windows", path, sizeof path);
     if (!c) return 1;
 
     /* three real records one after the other: (12, 3000) at 100 Hz */
