@@ -87,6 +87,16 @@ int pe_classifier_set_precision(pe_classifier *c, int precision, const char **no
 int pe_record_read(const char *record_path, float **signal, int *n_leads, long *n_samples,
                    double *fs, pe_error *e);
 
+/* Reads a 12-lead ECG from a CSV table: a header row naming the columns, then a row per
+ * sample; the 12 standard leads found by name (any order or case; other columns are
+ * ignored), in mV; an empty cell, "nan" or "NA" is a missing sample (NaN). The sampling
+ * rate comes from a column of times in seconds named time, t, time_s, seconds or sec
+ * (evenly spaced), or from fs when there is none (fs <= 0: only the time column); when
+ * both are given they must agree. Output as pe_record_read's (12 leads, PTB-XL order).
+ * pe_record_read reads a path ending in ".csv" this way, with fs = 0. */
+int pe_signal_csv_read(const char *path, double fs, float **signal, int *n_leads,
+                       long *n_samples, double *fs_out, pe_error *e);
+
 /* Checks a record (12 leads, exactly 10 s, finite) and brings it to 100 Hz (resampled like
  * scipy.signal.resample_poly when recorded at another integer rate): out 12 x 1000 mV. */
 int pe_record_to_100hz(const float *signal, int n_leads, long n_samples, double fs, float *out,

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "data/filter.h"
 #include "data/resample.h"
@@ -73,6 +74,9 @@ int pe_record_read(const char *record_path, float **signal, int *n_leads, long *
     float *raw = NULL;
     char name[4096];
     *signal = NULL;
+    size_t len = strlen(record_path);
+    if (len > 4 && strcasecmp(record_path + len - 4, ".csv") == 0)
+        return pe_signal_csv_read(record_path, 0.0, signal, n_leads, n_samples, fs, e);
     record_path = record_name(record_path, name, sizeof name);
     if (pe_wfdb_read(record_path, &h, &raw, e)) return -1;
     *n_leads = h.n_signals;

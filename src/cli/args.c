@@ -44,6 +44,15 @@ int arg_double(const char *name, const char *val, double *out) {
     return 0;
 }
 
+int arg_rate(const char *val, double *out) {
+    if (arg_double("--fs", val, out)) return -1;
+    if (!(*out > 0)) {
+        fprintf(stderr, "protoecg: --fs expects a sampling rate in Hz above 0, got '%s'\n", val);
+        return -1;
+    }
+    return 0;
+}
+
 int arg_bootstrap_opts(int argc, char **argv, int *i, int *n_boot, int *seed, int *threads) {
     const char *v;
     if (arg_value(argc, argv, i, "--bootstrap", &v))

@@ -17,8 +17,10 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg explain --model M [--ptbxl DIR] RECORD [options]\n"
-            "  RECORD          an ecg_id of DIR, or any WFDB record path (12 leads, at least\n"
-            "                  10 s, 100 Hz or another integer rate)\n"
+            "  RECORD          an ecg_id of DIR, any WFDB record path (12 leads, at least\n"
+            "                  10 s, 100 Hz or another integer rate), or a CSV table\n"
+            "                  (FILE.csv, as protoecg predict reads it)\n"
+            "  --fs HZ         the sampling rate of a CSV table without a time column\n"
             "  --at S          for a record longer than 10 s, explain the 10-s window that\n"
             "                  starts S seconds in (default: the window, among those every\n"
             "                  5 s, where the record's most probable label is strongest)\n"
@@ -189,6 +191,7 @@ typedef struct {
     const char *model, *root, *json, *html, *record;
     int top, all;
     double at_s; /* -1: not given */
+    double fs;   /* the rate of a CSV table without a time column; 0: not given */
     uint8_t want[PE_NUM_CLASSES];
 } explain_opts;
 
@@ -209,6 +212,8 @@ static int parse_args(int argc, char **argv, explain_opts *o) {
                 fprintf(stderr, "protoecg explain: --at must be >= 0 seconds\n");
                 return 2;
             }
+        } else if (arg_value(argc, argv, &i, "--fs", &v)) {
+            if (arg_rate(v, &o->fs)) return 2;
         } else if (arg_value(argc, argv, &i, "--class", &v)) {
             int found = 0;
             for (int c = 0; c < PE_NUM_CLASSES; c++)
@@ -256,8 +261,8 @@ int cmd_explain(int argc, char **argv) {
         have_db = rc == 0;
     }
     if (rc == 0)
-        rc = cli_resolve_record(o.record, have_db ? &db : NULL, o.root, x.path, sizeof x.path, &e);
-    if (rc == 0) rc = pe_record_read(x.path, &x.sig, &x.nl, &x.ns, &x.fs, &e);
+        rc = cli_read_record(o.record, have_db ? &db : NULL, o.root, o.fs, x.path,
+                             sizeof x.path, &x.sig, &x.nl, &x.ns, &x.fs, &e);
     /* a record longer than 10 s: its windows, for choosing one and for the timeline */
     if (rc == 0 && x.ns != lround(10 * x.fs))
         rc = pe_classify_windows(c, x.sig, x.nl, x.ns, x.fs, 5, x.record_probs, &x.win,

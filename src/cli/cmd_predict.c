@@ -16,9 +16,11 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg predict --model M [--json FILE] [--threshold X] [--stride S]\n"
             "                        [--windows] [--precision fp32|bf16|int8] [--ptbxl DIR]\n"
-            "                        [--csv FILE] RECORD...\n"
+            "                        [--csv FILE] [--fs HZ] RECORD...\n"
             "  RECORD     WFDB record path, e.g. records100/00000/00001_lr (or its .hea file),\n"
-            "             or with --ptbxl DIR an ecg_id of DIR;\n"
+            "             a CSV table (FILE.csv: a header naming the 12 leads, a row per\n"
+            "             sample in mV, and a time column in seconds or --fs HZ), or with\n"
+            "             --ptbxl DIR an ecg_id of DIR;\n"
             "             12 leads, at least 10 s, at 100 Hz or another integer rate\n"
             "             (resampled); options may come before or after the records, \"--\"\n"
             "             ends them\n"
@@ -27,6 +29,7 @@ static void usage(FILE *f) {
             "             probability is its largest over the windows\n"
             "  --windows  also print each window's labels (the JSON always has them); a\n"
             "             window with a NaN sample (a lead off) is skipped with a warning\n"
+            "  --fs HZ    the sampling rate of CSV tables without a time column\n"
             "  --csv FILE one row per record (kind \"record\": the largest probabilities)\n"
             "             and, for a record longer than 10 s, one per window (kind\n"
             "             \"window\"; a skipped window's probabilities are empty)\n");
@@ -66,7 +69,7 @@ static void csv_row(FILE *f, const char *rec, const char *kind, double start_s, 
 /* The command line. */
 typedef struct {
     const char *model, *json, *root, *csv;
-    double threshold, stride;
+    double threshold, stride, fs; /* fs: the rate of CSV tables without a time column */
     int threads, per_window;
     pe_precision prec;
     const char **recs; /* n_rec of them (into argv) */
@@ -95,6 +98,8 @@ static int parse_args(int argc, char **argv, predict_opts *o) {
                 fprintf(stderr, "protoecg predict: --stride must be in (0, 10] seconds\n");
                 bad = 2;
             }
+        } else if (arg_value(argc, argv, &i, "--fs", &v)) {
+            if (arg_rate(v, &o->fs)) bad = 2;
         } else if (!strcmp(argv[i], "--windows")) {
             o->per_window = 1;
         } else if (arg_value(argc, argv, &i, "--precision", &v)) {
@@ -129,8 +134,7 @@ static int predict_record(pe_classifier *c, const pe_ptbxl_db *db, const predict
     int nl = 0;
     double fs = 0;
     char path[4096];
-    int rc = cli_resolve_record(rec, db, o->root, path, sizeof path, e);
-    if (rc == 0) rc = pe_record_read(path, &sig, &nl, &ns, &fs, e);
+    int rc = cli_read_record(rec, db, o->root, o->fs, path, sizeof path, &sig, &nl, &ns, &fs, e);
     if (rc == 0) rc = pe_classify_windows(c, sig, nl, ns, fs, o->stride, probs, &w, &nw, e);
     free(sig);
     if (rc) return -1;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/error.h"
 #include "util/rng.h"
@@ -99,6 +100,19 @@ int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root,
     if (r < 0) return pe_fail(e, "ecg_id %s is not in %s/ptbxl_database.csv", arg, root);
     if (pe_path_join(out, n, root, db->rows[r].filename_lr)) return pe_fail(e, "path too long");
     return 0;
+}
+
+int cli_read_record(const char *arg, const pe_ptbxl_db *db, const char *root, double csv_fs,
+                    char *path, size_t n, float **sig, int *nl, long *ns, double *fs,
+                    pe_error *e) {
+    *sig = NULL;
+    if (cli_resolve_record(arg, db, root, path, n, e)) return -1;
+    size_t len = strlen(path);
+    int is_csv = len > 4 && strcasecmp(path + len - 4, ".csv") == 0;
+    if (csv_fs > 0 && !is_csv)
+        return pe_fail(e, "--fs is for CSV tables; a WFDB record's header gives its rate");
+    if (is_csv) return pe_signal_csv_read(path, csv_fs, sig, nl, ns, fs, e);
+    return pe_record_read(path, sig, nl, ns, fs, e);
 }
 
 int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, float **sig,

@@ -63,6 +63,13 @@ int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, f
 int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
                        size_t n, pe_error *e);
 
+/* Resolves a RECORD argument (cli_resolve_record; its path into path) and reads it: a
+ * WFDB record, or a CSV table (a path ending in .csv: pe_signal_csv_read, its rate from a
+ * time column or csv_fs > 0, which a WFDB record refuses: its header gives the rate). */
+int cli_read_record(const char *arg, const pe_ptbxl_db *db, const char *root, double csv_fs,
+                    char *path, size_t n, float **sig, int *nl, long *ns, double *fs,
+                    pe_error *e);
+
 /* Writes s to f as a double-quoted CSV field (quotes doubled, RFC 4180). */
 void cli_csv_quoted(FILE *f, const char *s);
 
