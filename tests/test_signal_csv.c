@@ -2,11 +2,11 @@
  * exactly, 360 Hz rounded to 4 decimals, a non-integer 257.3 Hz, each against the rate
  * the times were made from) or from the caller; leads found by name in any order or case
  * among other columns; empty and "nan" cells read as missing samples; malformed tables
- * (no samples, a missing lead, a ragged row, a text cell, microvolts, uneven or falling
- * times, no rate, disagreeing rates, an absent file) refused with the file, line and
- * column named. On two real PTB-XL records, a table written from the WFDB record (%.9g, the
- * float round trip; leads shuffled, lower case, an extra column) reads back bit for bit,
- * through pe_signal_csv_read and pe_record_read. */
+ * (no samples, a missing lead, a ragged row, a text cell, microvolts, uneven, falling
+ * or overflowing times, no rate, disagreeing rates, an absent file) refused with the
+ * file, line and column named. On two real PTB-XL records, a table written from the WFDB
+ * record (%.9g, the float round trip; leads shuffled, lower case, an extra column) reads
+ * back bit for bit, through pe_signal_csv_read and pe_record_read. */
 #include "check.h"
 #include "data/signal_csv.h"
 #include "protoecg.h"
@@ -108,7 +108,10 @@ static void check_malformed(void) {
     expect_error(table(buf), 0, "millivolts");
     snprintf(buf, sizeof buf, "%s%s%s", hdr, "0,0,0,0,0,0,0,0,0,0,0,0,0.01\n",
              "0,0,0,0,0,0,0,0,0,0,0,0,0\n");
-    expect_error(table(buf), 0, "does not increase");
+    expect_error(table(buf), 0, "does not give a sampling rate");
+    snprintf(buf, sizeof buf, "%s%s%s", hdr, "0,0,0,0,0,0,0,0,0,0,0,0,-1e308\n",
+             "0,0,0,0,0,0,0,0,0,0,0,0,1e308\n");
+    expect_error(table(buf), 0, "does not give a sampling rate");
     snprintf(buf, sizeof buf, "%s%s%s%s", hdr, "0,0,0,0,0,0,0,0,0,0,0,0,0\n",
              "0,0,0,0,0,0,0,0,0,0,0,0,0.09\n", "0,0,0,0,0,0,0,0,0,0,0,0,0.1\n");
     expect_error(table(buf), 0, "not evenly spaced (row 2");

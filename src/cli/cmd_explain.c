@@ -271,7 +271,7 @@ int cmd_explain(int argc, char **argv) {
         rc = choose_window(x.win, x.n_win, x.record_probs, x.ns, x.fs, o.at_s, &x.start, &e);
     if (rc == 0) rc = pe_explain_window(c, x.sig, x.nl, x.ns, x.fs, x.start, o.top, x.probs, ex, &e);
     if (rc) {
-        fprintf(stderr, "protoecg explain: %s: %s\n", o.record, e.msg);
+        cli_record_error("explain", o.record, e.msg);
         free(x.sig);
         free(x.win);
         if (have_db) pe_ptbxl_free(&db);

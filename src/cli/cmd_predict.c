@@ -207,7 +207,7 @@ int cmd_predict(int argc, char **argv) {
     cJSON *out = cJSON_CreateArray();
     for (int r = 0; rc == 0 && r < o.n_rec; r++)
         if (predict_record(c, o.root ? &db : NULL, &o, o.recs[r], have_csv ? af.f : NULL, out, &e)) {
-            fprintf(stderr, "protoecg predict: %s: %s\n", o.recs[r], e.msg);
+            cli_record_error("predict", o.recs[r], e.msg);
             failures++;
         }
     if (rc == 0 && o.json) {

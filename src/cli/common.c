@@ -115,6 +115,13 @@ int cli_read_record(const char *arg, const pe_ptbxl_db *db, const char *root, do
     return pe_record_read(path, sig, nl, ns, fs, e);
 }
 
+void cli_record_error(const char *cmd, const char *record, const char *msg) {
+    if (strncmp(msg, record, strlen(record)) == 0)
+        fprintf(stderr, "protoecg %s: %s\n", cmd, msg);
+    else
+        fprintf(stderr, "protoecg %s: %s: %s\n", cmd, record, msg);
+}
+
 int cli_read_ptbxl_record(const pe_ptbxl_db *db, const char *root, int ecg_id, float **sig,
                           pe_error *e) {
     char path[4096], id[32];

@@ -70,6 +70,10 @@ int cli_read_record(const char *arg, const pe_ptbxl_db *db, const char *root, do
                     char *path, size_t n, float **sig, int *nl, long *ns, double *fs,
                     pe_error *e);
 
+/* Prints "protoecg CMD: RECORD: MSG" to stderr, without "RECORD: " when the message
+ * already starts with it (errors about a file name the file). */
+void cli_record_error(const char *cmd, const char *record, const char *msg);
+
 /* Writes s to f as a double-quoted CSV field (quotes doubled, RFC 4180). */
 void cli_csv_quoted(FILE *f, const char *s);
 

@@ -49,9 +49,9 @@ static int cell_value(const char *cell, int missing_ok, double *v) {
 
 int pe_csv_rate_from_times(const double *t, long n, const char *path, double *fs, pe_error *e) {
     double step = (t[n - 1] - t[0]) / (double)(n - 1);
-    if (!(step > 0))
-        return pe_fail(e, "%s: the time column does not increase (%g s to %g s)", path, t[0],
-                       t[n - 1]);
+    if (!(step > 0 && isfinite(step) && isfinite(1.0 / step)))
+        return pe_fail(e, "%s: the time column does not give a sampling rate (%g s to %g s "
+                          "over %ld rows)", path, t[0], t[n - 1], n);
     for (long i = 1; i < n; i++)
         if (fabs(t[i] - (t[0] + (double)i * step)) > 0.5 * step)
             return pe_fail(e, "%s: the time column is not evenly spaced (row %ld: %g s, "
@@ -137,17 +137,13 @@ static int choose_rate(const double *t, long n, double fs_given, const char *pat
     return 0;
 }
 
-int pe_signal_csv_read(const char *path, double fs, float **signal, int *n_leads,
-                       long *n_samples, double *fs_out, pe_error *e) {
+int pe_signal_csv_parse(const char *text, size_t len, const char *path, double fs,
+                        float **signal, int *n_leads, long *n_samples, double *fs_out,
+                        pe_error *e) {
     *signal = NULL;
-    size_t len;
-    char *text = pe_read_file(path, &len, e);
-    if (!text) return -1;
     pe_csv csv;
-    int rc = pe_csv_parse(text, len, path, &csv, e);
-    free(text);
-    if (rc) return -1;
-    int map[PE_NUM_LEADS], time_col;
+    if (pe_csv_parse(text, len, path, &csv, e)) return -1;
+    int map[PE_NUM_LEADS], time_col, rc = 0;
     long n = csv.n_rows - 1;
     float *sig = NULL;
     double *t = NULL;
@@ -171,4 +167,15 @@ int pe_signal_csv_read(const char *path, double fs, float **signal, int *n_leads
     *n_leads = PE_NUM_LEADS;
     *n_samples = n;
     return 0;
+}
+
+int pe_signal_csv_read(const char *path, double fs, float **signal, int *n_leads,
+                       long *n_samples, double *fs_out, pe_error *e) {
+    *signal = NULL;
+    size_t len;
+    char *text = pe_read_file(path, &len, e);
+    if (!text) return -1;
+    int rc = pe_signal_csv_parse(text, len, path, fs, signal, n_leads, n_samples, fs_out, e);
+    free(text);
+    return rc;
 }
