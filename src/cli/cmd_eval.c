@@ -20,8 +20,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: protoecg eval --model M --ptbxl DIR [options]\n"
             "       protoecg eval --model M --records LIST.csv [options]\n"
-            "  --records LIST.csv    score labelled WFDB records from anywhere: a CSV with the\n"
-            "                        columns record (path, relative to the CSV's folder) and\n"
+            "  --records LIST.csv    score labelled records from anywhere: a CSV with the\n"
+            "                        columns record (a WFDB record or an ECG table with a time\n"
+            "                        column; path relative to the CSV's folder) and\n"
             "                        labels (codes among the 16, blank-separated); a record\n"
             "                        longer than 10 s is read in 10-s windows every --stride S\n"
             "                        seconds (default 5) and scored by its largest probability\n"
