@@ -1,7 +1,8 @@
 /* A list of labelled records from any source (external validation): a CSV file with a
  * header naming the columns `record` (a WFDB record's path, or an ECG table's: `.csv`
- * with a time column; relative to the CSV file's folder unless absolute) and `labels` (the record's labels among the 16, separated by
- * blanks or semicolons; empty: none). Other columns are ignored. */
+ * with a time column; relative to the CSV file's folder unless absolute) and `labels` (the
+ * record's labels among the 16, separated by blanks or semicolons; empty: none). Other
+ * columns are ignored. */
 #ifndef PE_DATA_RECORD_LIST_H
 #define PE_DATA_RECORD_LIST_H
 
