@@ -1,11 +1,14 @@
 #include "cli/common.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 #include "util/rng.h"
 
 int cli_raw_cache(const pe_model *m, const char *model_path, const char *ptbxl,
@@ -79,11 +82,6 @@ void cli_model_eval_free(cli_model_eval *me) {
     me->loaded = 0;
 }
 
-
-#include <ctype.h>
-#include <stdlib.h>
-
-#include "util/fileio.h"
 
 int cli_resolve_record(const char *arg, const pe_ptbxl_db *db, const char *root, char *out,
                        size_t n, pe_error *e) {
