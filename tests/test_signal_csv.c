@@ -101,6 +101,8 @@ static void check_malformed(void) {
     expect_error(table(buf), 0, "line 2, column 5 (aVL): '1.5x' is not a number");
     snprintf(buf, sizeof buf, "%s%s", hdr, "0,0,0,0,inf,0,0,0,0,0,0,0,0\n");
     expect_error(table(buf), 0, "'inf' is not a number");
+    snprintf(buf, sizeof buf, "%s%s", hdr, "0,0,0,0,0,0,0,1e39,0,0,0,0,0\n");
+    expect_error(table(buf), 0, "column 8 (V2): '1e39' is not a number"); /* beyond float */
     snprintf(buf, sizeof buf, "%s%s", hdr, "0,0,0,0,0,0,0,0,0,0,0,0,\n");
     expect_error(table(buf), 0, "column 13 (time): '' is not a time");
     snprintf(buf, sizeof buf, "%s%s%s", hdr, "350,-410,20,0,0,0,0,0,0,0,0,0,0\n",

@@ -3,6 +3,7 @@
 #include "data/signal_csv.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +34,19 @@ static int is_time_column(const char *name) {
     return 0;
 }
 
-/* A cell as a number: 0 and *v on success; an empty cell, "nan" or "NA" gives NaN when
- * missing_ok; anything else (text, "1.5x", an infinity) is -1. */
-static int cell_value(const char *cell, int missing_ok, double *v) {
+/* A cell as a finite number: 0 and *v on success, else -1 (text, "1.5x", an infinity).
+ * A sample (is_sample) may be missing (an empty cell, "nan" or "NA": NaN) and must fit a
+ * float. */
+static int cell_value(const char *cell, int is_sample, double *v) {
     char s[64];
     if (trimmed(cell, s, sizeof s)) return -1; /* longer than any number */
     if (!*s || !strcasecmp(s, "nan") || !strcasecmp(s, "na")) {
         *v = NAN;
-        return missing_ok ? 0 : -1;
+        return is_sample ? 0 : -1;
     }
     char *end;
     *v = strtod(s, &end);
-    return *end == '\0' && isfinite(*v) ? 0 : -1;
+    return *end == '\0' && isfinite(*v) && (!is_sample || fabs(*v) <= FLT_MAX) ? 0 : -1;
 }
 
 int pe_csv_rate_from_times(const double *t, long n, const char *path, double *fs, pe_error *e) {
