@@ -2,7 +2,7 @@
 # dataset (scripts/make_tiny_ptbxl.py): sets bin (the protoecg binary given as $1), PY
 # (python3; exits 77, ctest's SKIP, when absent), work (a directory removed on exit; a
 # test that needs more cleanup sets its own trap after sourcing this), fails (0) and
-# fail() (prints FAIL and counts it in fails; the test exits with fails > 0), and
+# fail() (prints FAIL and counts it in fails; the test exits with fails > 0), run_case,
 # expect_fail / expect_ok (a command's exit code and output against a pattern, counted in
 # n_cases) and tiny_model (a synthetic dataset and a tiny model trained on it).
 bin=$(realpath "${1:-build/protoecg}")
@@ -37,22 +37,30 @@ no_crash() {
   return 0
 }
 
+# run_case NAME CMD...: runs CMD as one counted case (n_cases), its stdout and stderr in
+# $work/out and $work/err, its exit code in case_rc; fails (returns 1) if it crashed.
+run_case() {
+  local name=$1
+  shift
+  n_cases=$((n_cases + 1))
+  "$@" >"$work/out" 2>"$work/err"
+  case_rc=$?
+  no_crash "$name" $case_rc
+}
+
 # expect_fail NAME REGEX CMD...: CMD exits with 1..127 and its stderr matches REGEX
 # (extended, case-insensitive).
 expect_fail() {
   local name=$1 re=$2
   shift 2
-  n_cases=$((n_cases + 1))
-  "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  no_crash "$name" $rc || return
-  if ((rc == 0)); then
+  run_case "$name" "$@" || return
+  if ((case_rc == 0)); then
     fail "$name: exit code 0, expected an error"
   elif ! grep -qiE -- "$re" "$work/err"; then
     fail "$name: stderr does not match /$re/:"
     sed 's/^/    /' "$work/err" | head -10
   else
-    echo "ok: $name (exit $rc): $(grep -iE -m1 -- "$re" "$work/err")"
+    echo "ok: $name (exit $case_rc): $(grep -iE -m1 -- "$re" "$work/err")"
   fi
 }
 
@@ -60,12 +68,9 @@ expect_fail() {
 expect_ok() {
   local name=$1 re=$2
   shift 2
-  n_cases=$((n_cases + 1))
-  "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  no_crash "$name" $rc || return
-  if ((rc != 0)); then
-    fail "$name: exit code $rc, expected 0:"
+  run_case "$name" "$@" || return
+  if ((case_rc != 0)); then
+    fail "$name: exit code $case_rc, expected 0:"
     sed 's/^/    /' "$work/err" | head -10
   elif [[ -n "$re" ]] && ! cat "$work/out" "$work/err" | grep -qiE -- "$re"; then
     fail "$name: output does not match /$re/:"

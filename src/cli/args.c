@@ -53,6 +53,15 @@ int arg_rate(const char *val, double *out) {
     return 0;
 }
 
+int arg_stride(const char *cmd, const char *val, double *out) {
+    if (arg_double("--stride", val, out)) return -1;
+    if (!(*out > 0 && *out <= 10)) {
+        fprintf(stderr, "protoecg %s: --stride must be in (0, 10] seconds\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
 int arg_bootstrap_opts(int argc, char **argv, int *i, int *n_boot, int *seed, int *threads) {
     const char *v;
     if (arg_value(argc, argv, i, "--bootstrap", &v))

@@ -13,6 +13,8 @@ int arg_int(const char *name, const char *val, int lo, int hi, int *out);
 int arg_double(const char *name, const char *val, double *out);
 /* --fs HZ: a sampling rate above 0. */
 int arg_rate(const char *val, double *out);
+/* --stride S of predict and eval (cmd): the seconds between 10-s windows, in (0, 10]. */
+int arg_stride(const char *cmd, const char *val, double *out);
 /* The bootstrap options of eval and report: --bootstrap N, --seed N, --threads N.
  * Returns 1 if argv[*i] was one of them (consumed), 0 if not, -1 on a bad value (an
  * error naming the option is printed). */

@@ -249,11 +249,7 @@ int cmd_eval(int argc, char **argv) {
         if (k < 0) return 2;
         if (k > 0) continue;
         if (arg_value(argc, argv, &i, "--stride", &v)) {
-            if (arg_double("--stride", v, &stride)) return 2;
-            if (!(stride > 0 && stride <= 10)) {
-                fprintf(stderr, "protoecg eval: --stride must be in (0, 10] seconds\n");
-                return 2;
-            }
+            if (arg_stride("eval", v, &stride)) return 2;
         } else if (arg_value(argc, argv, &i, "--precision", &v)) {
             if (pe_precision_parse(v, &prec)) {
                 fprintf(stderr, "protoecg eval: --precision must be fp32, bf16 or int8\n");

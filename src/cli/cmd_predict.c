@@ -93,11 +93,7 @@ static int parse_args(int argc, char **argv, predict_opts *o) {
         } else if (arg_value(argc, argv, &i, "--threshold", &v)) {
             if (arg_double("--threshold", v, &o->threshold)) bad = 2;
         } else if (arg_value(argc, argv, &i, "--stride", &v)) {
-            if (arg_double("--stride", v, &o->stride)) bad = 2;
-            else if (!(o->stride > 0 && o->stride <= 10)) {
-                fprintf(stderr, "protoecg predict: --stride must be in (0, 10] seconds\n");
-                bad = 2;
-            }
+            if (arg_stride("predict", v, &o->stride)) bad = 2;
         } else if (arg_value(argc, argv, &i, "--fs", &v)) {
             if (arg_rate(v, &o->fs)) bad = 2;
         } else if (!strcmp(argv[i], "--windows")) {
