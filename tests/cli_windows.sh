@@ -99,13 +99,14 @@ for a, b in zip(off["windows"][:3], s5["windows"][:3]):  # the same first 20 s a
     assert a["probabilities"] == b["probabilities"]
 for k, p in off["probabilities"].items():
     assert p == max(x["probabilities"][k] for x in off["windows"][:3]), k
-import csv
+import csv, struct
+f32 = lambda x: struct.unpack("f", struct.pack("f", float(x)))[0]
 rows = list(csv.DictReader(open(f"{w}/off.csv")))
 assert [r["kind"] for r in rows] == ["record"] + ["window"] * 5 + ["record"], rows
 assert [(r["start_s"], r["end_s"]) for r in rows[1:6]] == [("0", "10"), ("5", "15"), ("10", "20"), ("15", "25"), ("20", "30")]
-for r, j in zip(rows[:6], [off] + off["windows"]):  # the CSV holds the JSON's figures
+for r, j in zip(rows[:6], [off] + off["windows"]):  # the CSV holds the JSON's floats exactly
     for k in j.get("probabilities", {}):
-        assert abs(float(r["prob_" + k]) - j["probabilities"][k]) <= 1e-5 * max(1, j["probabilities"][k]), (r, k)
+        assert f32(r["prob_" + k]) == f32(j["probabilities"][k]), (r, k)
 assert all(rows[i]["prob_SR"] == "" for i in (4, 5)) and rows[3]["prob_SR"] != ""
 print("ok: a lead off skips its two windows; the record's labels come from the other three; CSV = JSON")
 PYEOF

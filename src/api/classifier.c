@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "data/filter.h"
 #include "data/resample.h"
@@ -74,8 +73,7 @@ int pe_record_read(const char *record_path, float **signal, int *n_leads, long *
     float *raw = NULL;
     char name[4096];
     *signal = NULL;
-    size_t len = strlen(record_path);
-    if (len > 4 && strcasecmp(record_path + len - 4, ".csv") == 0)
+    if (pe_path_is_csv(record_path))
         return pe_signal_csv_read(record_path, 0.0, signal, n_leads, n_samples, fs, e);
     record_path = record_name(record_path, name, sizeof name);
     if (pe_wfdb_read(record_path, &h, &raw, e)) return -1;

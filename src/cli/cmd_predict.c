@@ -59,10 +59,7 @@ static void csv_row(FILE *f, const char *rec, const char *kind, double start_s, 
                     const float *probs) {
     cli_csv_quoted(f, rec);
     fprintf(f, ",%s,%g,%g", kind, start_s, end_s);
-    for (int k = 0; k < PE_NUM_CLASSES; k++) {
-        if (probs) fprintf(f, ",%.6g", probs[k]);
-        else fputc(',', f);
-    }
+    cli_csv_probs(f, probs);
     fputc('\n', f);
 }
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "util/error.h"
 #include "util/fileio.h"
@@ -67,9 +66,16 @@ void cli_predictions_header(FILE *f, const char *id_column) {
     fputc('\n', f);
 }
 
+void cli_csv_probs(FILE *f, const float *probs) {
+    for (int c = 0; c < PE_NUM_CLASSES; c++) {
+        if (probs) fprintf(f, ",%.9g", probs[c]); /* 9 digits: the float exactly */
+        else fputc(',', f);
+    }
+}
+
 void cli_predictions_row_end(FILE *f, const uint8_t *y, const float *probs) {
     for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(f, ",%d", y[c]);
-    for (int c = 0; c < PE_NUM_CLASSES; c++) fprintf(f, ",%.9g", probs[c]);
+    cli_csv_probs(f, probs);
     fputc('\n', f);
 }
 
@@ -105,8 +111,7 @@ int cli_read_record(const char *arg, const pe_ptbxl_db *db, const char *root, do
                     pe_error *e) {
     *sig = NULL;
     if (cli_resolve_record(arg, db, root, path, n, e)) return -1;
-    size_t len = strlen(path);
-    int is_csv = len > 4 && strcasecmp(path + len - 4, ".csv") == 0;
+    int is_csv = pe_path_is_csv(path);
     if (csv_fs > 0 && !is_csv)
         return pe_fail(e, "--fs is for CSV tables; a WFDB record's header gives its rate");
     if (is_csv) return pe_signal_csv_read(path, csv_fs, sig, nl, ns, fs, e);

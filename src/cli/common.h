@@ -46,6 +46,9 @@ void cli_model_eval_free(cli_model_eval *me);
 int cli_score(const uint8_t *y, const float *probs, size_t n, int n_boot, int seed,
               pe_auroc_report *ar, pe_bootstrap_report *br, pe_error *e);
 
+/* ",p_1,...,p_16" (%.9g, so a float reads back exactly); empty cells when probs is NULL. */
+void cli_csv_probs(FILE *f, const float *probs);
+
 /* A predictions CSV (eval --predictions): the header (the record's id column, true_<label>
  * and prob_<label> for the 16), and the end of a record's row after its id (its labels and
  * probabilities, 9 significant digits, then the line end). */

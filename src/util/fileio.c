@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +98,11 @@ int pe_write_file_atomic(const char *path, const void *data, size_t len, pe_erro
 int pe_path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int pe_path_is_csv(const char *path) {
+    size_t len = strlen(path);
+    return len > 4 && strcasecmp(path + len - 4, ".csv") == 0;
 }
 
 int pe_path_join(char *out, size_t n, const char *dir, const char *rel) {

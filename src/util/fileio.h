@@ -29,6 +29,9 @@ int pe_write_file_atomic(const char *path, const void *data, size_t len, pe_erro
 /* 1 if the path exists and is a regular file or directory, else 0. */
 int pe_path_exists(const char *path);
 
+/* 1 if the path names a CSV table (ends in ".csv", any case), else 0. */
+int pe_path_is_csv(const char *path);
+
 /* Joins dir and rel with exactly one '/' into out (size n). Returns -1 if too long. */
 int pe_path_join(char *out, size_t n, const char *dir, const char *rel);
 
