@@ -1,4 +1,4 @@
-/* Training-batch augmentation (shift, gain, noise, mixup), the Gamma/Beta sampler
+/* Training-batch augmentation (shift, gain, noise, mixup, crops), the Gamma/Beta sampler
  * behind mixup and the cosine learning-rate schedule, checked against their
  * definitions and closed-form moments. */
 #include "check.h"
@@ -93,6 +93,34 @@ static void check_mixup(const float *x) {
     CHECK(moved > 0);
 }
 
+/* Crops: each record's window is one contiguous piece of it, the same for every lead, and
+ * over many draws every start in [0, N - len] occurs and no other; len = N copies. */
+static void check_crop(const float *x) {
+    enum { LEN = 190 }; /* 11 possible starts */
+    static float y[B * LEADS * LEN];
+    int seen[N - LEN + 1] = {0};
+    pe_rng r;
+    pe_rng_seed(&r, 21);
+    for (int draw = 0; draw < 50; draw++) {
+        pe_crop_batch(x, B, LEADS, N, LEN, y, &r);
+        for (int b = 0; b < B; b++) {
+            const float *u = x + (size_t)b * LEADS * N, *v = y + (size_t)b * LEADS * LEN;
+            int start = -1;
+            for (int s = 0; s <= N - LEN && start < 0; s++)
+                if (!memcmp(v, u + s, LEN * sizeof(float))) start = s;
+            CHECK_MSG(start >= 0, "record %d: the crop is not a window of lead 0", b);
+            if (start < 0) return;
+            seen[start]++;
+            for (int l = 1; l < LEADS; l++)
+                CHECK(!memcmp(v + (size_t)l * LEN, u + (size_t)l * N + start, LEN * sizeof(float)));
+        }
+    }
+    for (int s = 0; s <= N - LEN; s++) CHECK_MSG(seen[s] > 0, "start %d never drawn", s);
+    static float whole[B * LEADS * N];
+    pe_crop_batch(x, B, LEADS, N, N, whole, &r);
+    CHECK(!memcmp(whole, x, sizeof whole));
+}
+
 int main(void) {
     static float x[B * LEADS * N], y[B * LEADS * N];
     fill(x);
@@ -152,5 +180,6 @@ int main(void) {
 
     check_samplers();
     check_mixup(x);
+    check_crop(x);
     TEST_END();
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>
@@ -47,6 +48,8 @@ static void usage(FILE *f) {
         "  --aug-scale X --aug-noise X    gain range (1 +- X) and noise std of the augmentation\n"
         "  --mixup A              mixup with Beta(A, A) weights in the plain-network phases\n"
         "                         (pretraining, baseline; default 0: off)\n"
+        "  --crop S               those phases train on random S-second windows of each\n"
+        "                         record (default 0: the whole 10 s)\n"
         "  --ema D                exponential moving average of the weights (decay D per step)\n"
         "                         evaluated and kept in those phases (default 0.995; 0: off)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
@@ -127,6 +130,7 @@ static int parse_stage(const char *v, pe_stage *s) {
 
 int cmd_train(int argc, char **argv) {
     const char *root = NULL, *out = NULL, *cache_path = NULL, *v;
+    double crop_s = -1; /* --crop in seconds (-1: not given) */
     pe_stage stage = PE_STAGE_ALL;
     int resume = 0, standardize = 1;
     pe_train_config c = pe_train_config_default();
@@ -197,6 +201,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
         DBL_OPT("--mixup", c.mixup)
+        DBL_OPT("--crop", crop_s)
         DBL_OPT("--ema", c.ema)
 #undef INT_OPT
 #undef DBL_OPT
@@ -238,6 +243,15 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "protoecg train: %s is required\n", !root ? "--ptbxl DIR" : "--out RUNDIR");
         usage(stderr);
         return 2;
+    }
+    if (crop_s >= 0) {
+        c.crop = (int)lround(crop_s * PE_SAMPLING_HZ);
+        if (c.crop != 0 && (c.crop < 16 || c.crop > PE_NUM_SAMPLES)) {
+            fprintf(stderr, "protoecg train: --crop must be 0 or 0.16-10 s (a window of 16-%d "
+                            "samples at %d Hz), got %g\n", PE_NUM_SAMPLES, PE_SAMPLING_HZ, crop_s);
+            return 2;
+        }
+        if (c.crop == PE_NUM_SAMPLES) c.crop = 0;
     }
     if (c.ema >= 1.0f) {
         fprintf(stderr, "protoecg train: --ema must be below 1 (a decay per step, e.g. 0.999)\n");

@@ -57,6 +57,17 @@ void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float 
     free(tmp);
 }
 
+void pe_crop_batch(const float *x, int B, int leads, int samples, int len, float *out,
+                   pe_rng *r) {
+    for (int b = 0; b < B; b++) {
+        int start = (int)(pe_rng_uniform(r) * (samples - len + 1));
+        if (start > samples - len) start = samples - len;
+        for (int l = 0; l < leads; l++)
+            memcpy(out + ((size_t)b * leads + l) * len, x + ((size_t)b * leads + l) * samples + start,
+                   (size_t)len * sizeof(float));
+    }
+}
+
 double pe_mixup_batch(float *x, const uint8_t *y, uint8_t *y_mix, int B, size_t n, int C,
                       double alpha, pe_rng *r) {
     float *mixed = malloc((size_t)B * n * sizeof(float));

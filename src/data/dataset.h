@@ -32,6 +32,11 @@ uint8_t *pe_split_labels(const pe_split_view *v);
 void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float scale,
                       float noise, pe_rng *r);
 
+/* Random crops of a batch x (B, leads, samples) into out (B, leads, len): per record the
+ * window of len <= samples samples at a start drawn uniformly from [0, samples - len]. */
+void pe_crop_batch(const float *x, int B, int leads, int samples, int len, float *out,
+                   pe_rng *r);
+
 /* Mixup (Zhang et al. 2018) of a batch x (B, n) with labels y (B, C), in place: one
  * lambda ~ Beta(alpha, alpha) for the batch (returned) and a random permutation pi;
  * x_b <- lambda x_b + (1 - lambda) x_pi(b), and y_mix_b <- y_pi(b) (the caller weighs

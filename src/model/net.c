@@ -314,6 +314,23 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
     return 0;
 }
 
+int pe_net_init_view(pe_net *view, const pe_net *base, int in_len, int max_batch, pe_error *e) {
+    pe_net_config cfg = base->cfg;
+    cfg.in_len = in_len;
+    /* a net of its own, whose freshly initialized weights then give way to base's */
+    if (pe_net_init(view, &cfg, max_batch, 0, base->dnnl != NULL, e)) return -1;
+    if (view->n_params != base->n_params || view->n_buffers != base->n_buffers) {
+        pe_net_free(view);
+        return pe_fail(e, "a view of %d samples has other tensors than its base", in_len);
+    }
+    free(view->params), free(view->grads), free(view->buffers);
+    view->params = base->params, view->grads = base->grads, view->buffers = base->buffers;
+    view->shares_weights = 1;
+    view->num_batches_tracked = base->num_batches_tracked;
+    pe_net_set_precision(view, base->precision, NULL);
+    return 0;
+}
+
 void pe_net_release_work(pe_net *net) {
     owned_list *o = net->owned;
     if (o) {
@@ -335,9 +352,11 @@ void pe_net_free(pe_net *net) {
     if (net->dnnl) pe_dnnl_destroy(net->dnnl);
     pe_infer_destroy(net->infer);
     free(net->tensors);
-    free(net->params);
-    free(net->grads);
-    free(net->buffers);
+    if (!net->shares_weights) {
+        free(net->params);
+        free(net->grads);
+        free(net->buffers);
+    }
     memset(net, 0, sizeof *net);
 }
 

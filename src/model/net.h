@@ -149,6 +149,7 @@ typedef struct {
     int last_infer;         /* the last forward was pe_net_infer (no saved activations) */
     int acts_ready;         /* training activations allocated (on the first pe_net_forward) */
     void *owned;            /* list of activation allocations, released by pe_net_free */
+    int shares_weights;     /* params, grads and buffers are another net's (pe_net_init_view) */
 } pe_net;
 
 /* Allocates a net for batches of up to max_batch records and initializes the
@@ -159,6 +160,11 @@ typedef struct {
 int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t seed, int use_dnnl,
                 pe_error *e);
 void pe_net_free(pe_net *net);
+/* A net for inputs of in_len samples that uses base's parameters, gradients and BN
+ * buffers (the same tensors: the backbone does not depend on the input length, and its
+ * global average pooling makes the features comparable): its forward and backward train
+ * base, which keeps owning the weights (free the view first). For training on crops. */
+int pe_net_init_view(pe_net *view, const pe_net *base, int in_len, int max_batch, pe_error *e);
 /* Releases what the net allocated on first use, the training activations with the
  * backward scratch (pe_net_forward) and the fused inference engine (pe_net_infer),
  * keeping parameters, buffers and outputs; a later forward builds them again. For a net

@@ -50,7 +50,7 @@ pe_train_config pe_train_config_authors(void) {
         .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .last_keep_start = 1,
         .warmup_proto_lr = 1.0f, .warmup_addon_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
-        .mixup = 0.0f, .ema = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
+        .mixup = 0.0f, .crop = 0, .ema = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
 }
 
@@ -136,6 +136,7 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "aug_scale", c->aug_scale);
     cJSON_AddNumberToObject(o, "aug_noise", c->aug_noise);
     cJSON_AddNumberToObject(o, "mixup", c->mixup);
+    cJSON_AddNumberToObject(o, "crop", c->crop);
     cJSON_AddNumberToObject(o, "ema", c->ema);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
@@ -205,6 +206,9 @@ typedef struct {
     float J[C_ * C_];       /* Jaccard co-occurrence of training labels */
     pe_sampler sampler;
     int has_sampler;
+    pe_net crop_net; /* cfg->crop: a view of the model's net for crop-length inputs */
+    int has_crop_net;
+    float *xc;       /* (batch, leads, crop) */
     /* batch buffers */
     float *x;
     uint8_t *yb, *yb_mix; /* labels of the batch; of the records mixed in (mixup) */
@@ -258,6 +262,9 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     }
     if (cfg->pos_weight_power != 1.0f)
         for (int c = 0; c < C_; c++) t->class_w[c] = powf(t->class_w[c], cfg->pos_weight_power);
+    if (cfg->crop < 0 || cfg->crop > (int)cache->h.n_samples)
+        return pe_fail(e, "a crop of %d samples does not fit in the records' %d", cfg->crop,
+                       (int)cache->h.n_samples);
     size_t B = (size_t)cfg->batch_size, rec = (size_t)cache->h.n_leads * cache->h.n_samples;
     int P = cfg->protos_per_class * C_;
     long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;
@@ -283,6 +290,8 @@ static void trainer_free(trainer *t) {
         free(t->y[s]);
     }
     if (t->has_sampler) pe_sampler_free(&t->sampler);
+    if (t->has_crop_net) pe_net_free(&t->crop_net);
+    free(t->xc);
     free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
     free(t->train_ids), free(t->znorm);
     free(t->H), free(t->Z), free(t->Ztmp);
@@ -468,6 +477,25 @@ static void ema_swap(pe_phase_bufs *pb, pe_net *net) {
     pe_net_weights_changed(net);
 }
 
+/* With cfg->crop, a plain-network batch trains on a random window of each record of
+ * t->x (into t->xc) through a crop-length view of net (made on first use) that shares
+ * its weights: *fnet and *x become the view and the crops. */
+static int crop_batch(trainer *t, pe_net *net, int B, pe_rng *aug, pe_net **fnet,
+                      const float **x, pe_error *e) {
+    int leads = (int)t->cache->h.n_leads, len = t->cfg->crop;
+    if (!t->has_crop_net) {
+        t->xc = malloc((size_t)t->cfg->batch_size * leads * len * sizeof(float));
+        if (!t->xc) return pe_fail(e, "out of memory for crops");
+        if (pe_net_init_view(&t->crop_net, net, len, t->cfg->batch_size, e)) return -1;
+        t->has_crop_net = 1;
+    }
+    pe_crop_batch(t->x, B, leads, (int)t->cache->h.n_samples, len, t->xc, aug);
+    t->crop_net.num_batches_tracked = net->num_batches_tracked;
+    *fnet = &t->crop_net;
+    *x = t->xc;
+    return 0;
+}
+
 static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, int epoch,
                        int freeze_protos, pe_phase_bufs *pb, const char *label, loss_terms *out,
                        pe_error *e) {
@@ -508,16 +536,20 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
                                     cfg->mixup, &aug);
             if (lambda < 0) return pe_fail(e, "out of memory for mixup");
         }
+        pe_net *fnet = net; /* the net the batch goes through (a crop-length view of net) */
+        const float *x = t->x;
+        if (cfg->crop > 0 && terms == 0 && crop_batch(t, net, B, &aug, &fnet, &x, e)) return -1;
         pe_net_zero_grad(net);
-        if (frozen_backbone ? pe_net_infer(net, t->x, B, e) : pe_net_forward(net, t->x, B, 1, e))
+        if (frozen_backbone ? pe_net_infer(net, x, B, e) : pe_net_forward(fnet, x, B, 1, e))
             return -1;
-        loss_terms lt = batch_loss(t, net, B, w_clst, terms, lambda);
+        loss_terms lt = batch_loss(t, fnet, B, w_clst, terms, lambda);
         if (!isfinite(lt.loss))
             return pe_fail(e, "%s: training diverged (loss %g) at epoch %d", label, lt.loss,
                            epoch + 1);
-        if (pe_net_backward(net, t->dlogits, net->cfg.head == PE_HEAD_PROTO ? t->dsim : NULL,
+        if (pe_net_backward(fnet, t->dlogits, net->cfg.head == PE_HEAD_PROTO ? t->dsim : NULL,
                             !frozen_backbone, e))
             return -1;
+        net->num_batches_tracked = fnet->num_batches_tracked;
         pe_adam_step(&pb->opt, net, groups);
         if (pb->ema_p) ema_update(pb, net, cfg->ema);
         if (freeze_protos) reproject(t, m); /* prototypes stay on training latents */

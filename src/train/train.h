@@ -52,6 +52,9 @@ typedef struct {
     int aug_shift;        /* the circular time shift */
     float aug_scale, aug_noise;
     float mixup;          /* mixup alpha in the plain-network phases (0: off) */
+    int crop;             /* the plain-network phases train on random windows of this many
+                             samples of each record (0: the whole record); evaluation and
+                             the head stages always read whole records */
     float ema;            /* decay of a weight average evaluated and kept in the
                              plain-network phases (0: off) */
     uint64_t seed;
