@@ -116,6 +116,8 @@ expect_fail "train: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database
 expect_fail "train: no --ptbxl" "--ptbxl DIR is required" "$bin" train --out "$work/r_x"
 expect_fail "train: unknown --lr-schedule" "--lr-schedule must be cosine or plateau" \
   "$bin" train --ptbxl "$D" --out "$work/r_sched" --lr-schedule step
+expect_fail "train: --crop 11 (records are 10 s)" "--crop must be 0 or 0.16-10 s.*got 11" \
+  "$bin" train --ptbxl "$D" --out "$work/r_crop" --crop 11
 expect_fail "train: negative --aug-noise" "--aug-noise must not be negative, got -1" \
   "$bin" train --ptbxl "$D" --out "$work/r_noise" --aug-noise -1
 expect_fail "prepare: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \

@@ -146,6 +146,18 @@ if cmp -s "$work/a/model.safetensors" "$work/c/model.safetensors"; then
 else
   echo "ok: another seed gives another model"
 fi
+# --crop: the pretraining on 2.5-s windows of the 10-s records is reproducible, is not the
+# whole-record pretraining, and is recorded in config.json
+train "$work/crop1" --threads 1 --seed 7 --crop 2.5
+train "$work/crop2" --threads 1 --seed 7 --crop 2.5
+same_run "$work/crop1" "$work/crop2" "two runs with --crop 2.5, seed 7, 1 thread"
+if cmp -s "$work/a/pretrain.safetensors" "$work/crop1/pretrain.safetensors"; then
+  fail "--crop 2.5 gives the whole-record pretraining"
+elif ! grep -qE '"crop":[[:space:]]*250,' "$work/crop1/config.json"; then
+  fail "config.json does not record the crop of 250 samples"
+else
+  echo "ok: --crop 2.5 trains another pretraining, recorded as 250 samples"
+fi
 if [[ "${PE_TEST_QUICK:-0}" != 1 ]]; then
   train "$work/t2a" --threads 2 --seed 7
   train "$work/t2b" --threads 2 --seed 7
