@@ -1,10 +1,10 @@
 /* protoecg train: prepare the cache (or reuse it) and run the training stages. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <dirent.h>
-#include <math.h>
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>

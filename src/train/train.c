@@ -284,14 +284,21 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     return 0;
 }
 
+/* The crop-length view of the model's net and its batch (made again on demand). */
+static void release_crop_net(trainer *t) {
+    if (t->has_crop_net) pe_net_free(&t->crop_net);
+    t->has_crop_net = 0;
+    free(t->xc);
+    t->xc = NULL;
+}
+
 static void trainer_free(trainer *t) {
     for (int s = 0; s < 3; s++) {
         pe_split_view_free(&t->split[s]);
         free(t->y[s]);
     }
     if (t->has_sampler) pe_sampler_free(&t->sampler);
-    if (t->has_crop_net) pe_net_free(&t->crop_net);
-    free(t->xc);
+    release_crop_net(t);
     free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
     free(t->train_ids), free(t->znorm);
     free(t->H), free(t->Z), free(t->Ztmp);
@@ -484,7 +491,7 @@ static int crop_batch(trainer *t, pe_net *net, int B, pe_rng *aug, pe_net **fnet
                       const float **x, pe_error *e) {
     int leads = (int)t->cache->h.n_leads, len = t->cfg->crop;
     if (!t->has_crop_net) {
-        t->xc = malloc((size_t)t->cfg->batch_size * leads * len * sizeof(float));
+        if (!t->xc) t->xc = malloc((size_t)t->cfg->batch_size * leads * len * sizeof(float));
         if (!t->xc) return pe_fail(e, "out of memory for crops");
         if (pe_net_init_view(&t->crop_net, net, len, t->cfg->batch_size, e)) return -1;
         t->has_crop_net = 1;
@@ -1100,9 +1107,13 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
         printf("%-12s val macro-AUROC %.4f  test macro-AUROC %.4f  (%.1f s)\n", ph->name,
                val.auroc, test.auroc, secs);
     fflush(stdout);
-    /* the plain network is done: its activations and inference engine are not kept
-     * through the prototype network's phases (built again should it run once more) */
-    if (plain) pe_net_release_work(&bm->net);
+    /* the plain network is done: its activations, inference engine and crop-length view
+     * are not kept through the prototype network's phases (built again should it run
+     * once more) */
+    if (plain) {
+        pe_net_release_work(&bm->net);
+        release_crop_net(t);
+    }
     return rc;
 }
 
