@@ -246,9 +246,11 @@ int cmd_train(int argc, char **argv) {
     }
     if (crop_s >= 0) {
         c.crop = (int)lround(crop_s * PE_SAMPLING_HZ);
-        if (c.crop != 0 && (c.crop < 16 || c.crop > PE_NUM_SAMPLES)) {
-            fprintf(stderr, "protoecg train: --crop must be 0 or 0.16-10 s (a window of 16-%d "
-                            "samples at %d Hz), got %g\n", PE_NUM_SAMPLES, PE_SAMPLING_HZ, crop_s);
+        if (c.crop != 0 && (c.crop < PE_NET_MIN_LEN || c.crop > PE_NUM_SAMPLES)) {
+            fprintf(stderr, "protoecg train: --crop must be 0 or %g-%g s (a window of %d-%d "
+                            "samples at %d Hz), got %g\n", (double)PE_NET_MIN_LEN / PE_SAMPLING_HZ,
+                    (double)PE_NUM_SAMPLES / PE_SAMPLING_HZ, PE_NET_MIN_LEN, PE_NUM_SAMPLES,
+                    PE_SAMPLING_HZ, crop_s);
             return 2;
         }
         if (c.crop == PE_NUM_SAMPLES) c.crop = 0;

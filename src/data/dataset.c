@@ -60,6 +60,7 @@ void pe_augment_batch(float *x, int B, int leads, int samples, int shift, float 
 void pe_crop_batch(const float *x, int B, int leads, int samples, int len, float *out,
                    pe_rng *r) {
     for (int b = 0; b < B; b++) {
+        /* floor(u (n + 1)), not pe_rng_below: the draws of the runs in the tuning log */
         int start = (int)(pe_rng_uniform(r) * (samples - len + 1));
         if (start > samples - len) start = samples - len;
         for (int l = 0; l < leads; l++)

@@ -255,7 +255,7 @@ int pe_net_init(pe_net *net, const pe_net_config *cfg, int max_batch, uint64_t s
     net->cfg = *cfg;
     net->max_batch = max_batch;
     if (max_batch < 1 || cfg->base_width < 1 || cfg->latent_dim < 1 || cfg->n_classes < 1 ||
-        cfg->protos_per_class < 1 || cfg->in_leads < 1 || cfg->in_len < 16)
+        cfg->protos_per_class < 1 || cfg->in_leads < 1 || cfg->in_len < PE_NET_MIN_LEN)
         return pe_fail(e, "invalid network configuration");
     table_builder tb = {.net = net};
     build_table(net, &tb);

@@ -61,6 +61,10 @@ typedef struct {
 
 pe_net_config pe_net_config_default(pe_head_kind head);
 
+/* The shortest input (in_len) the network takes: its stem, max pool and three strided
+ * stages leave at least one sample for the global average pooling. */
+#define PE_NET_MIN_LEN 16
+
 /* Parameter groups, for freezing by stage. */
 typedef enum {
     PE_GROUP_BACKBONE = 0,

@@ -262,9 +262,9 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     }
     if (cfg->pos_weight_power != 1.0f)
         for (int c = 0; c < C_; c++) t->class_w[c] = powf(t->class_w[c], cfg->pos_weight_power);
-    if (cfg->crop < 0 || cfg->crop > (int)cache->h.n_samples)
-        return pe_fail(e, "a crop of %d samples does not fit in the records' %d", cfg->crop,
-                       (int)cache->h.n_samples);
+    if (cfg->crop != 0 && (cfg->crop < PE_NET_MIN_LEN || cfg->crop > (int)cache->h.n_samples))
+        return pe_fail(e, "a crop of %d samples: it must be 0 (none) or %d to the records' %d",
+                       cfg->crop, PE_NET_MIN_LEN, (int)cache->h.n_samples);
     size_t B = (size_t)cfg->batch_size, rec = (size_t)cache->h.n_leads * cache->h.n_samples;
     int P = cfg->protos_per_class * C_;
     long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;
