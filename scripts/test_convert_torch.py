@@ -101,7 +101,7 @@ def main():
           nbt.dtype == np.int64 and nbt.shape == () and nbt == 1234)
     check("k=1 downsample conv weight keeps 3 dims",
           arrays["feature_extractor.layer2.0.downsample.0.weight"].shape == (128, 64, 1))
-    check("metadata format/version/source", meta == {"format": "protoecg", "format_version": "1",
+    check("metadata format/version/source", meta == {"format": ct.FORMAT, "format_version": ct.FORMAT_VERSION,
                                                     "converted_from": "authors.pt"})
     with open(out, "rb") as f:
         raw = f.read()
@@ -112,7 +112,8 @@ def main():
     # --metadata-from: copied, converted_from replaced
     meta_src = os.path.join(tmp, "meta.safetensors")
     st.save(meta_src, {"x": np.zeros(1, np.float32)},
-            {"format": "protoecg", "format_version": "1", "K": "5", "converted_from": "old"})
+            {"format": ct.FORMAT, "format_version": ct.FORMAT_VERSION, "K": "5",
+             "converted_from": "old"})
     out2 = os.path.join(tmp, "model2.safetensors")
     ct.to_safetensors(pt, out2, metadata_from=meta_src, log=lambda s: None)
     _, meta2 = st.load(out2)

@@ -2,6 +2,7 @@
  * (scripts/golden_safetensors.py: numpy writer, torch-converted state_dict), strict
  * validation of bad files (each message names the file), and random corruption. */
 #include "check.h"
+#include "model/modelfile.h"
 #include "model/safetensors.h"
 #include "util/fileio.h"
 #include "util/rng.h"
@@ -214,7 +215,7 @@ static void test_golden_torch(void) {
     cJSON *ref = js ? cJSON_Parse(js) : NULL;
     CHECK_MSG(f && ref, "%s", e.msg);
     if (f && ref) {
-        CHECK(!strcmp(pe_st_metadata(f, "format"), "protoecg"));
+        CHECK(!strcmp(pe_st_metadata(f, "format"), PE_MODEL_FORMAT));
         CHECK(!strcmp(pe_st_metadata(f, "converted_from"), "tiny_torch.pt"));
         CHECK(pe_st_count(f) == cJSON_GetArraySize(ref));
         for (const cJSON *it = ref->child; it; it = it->next) {
