@@ -101,8 +101,9 @@ def main():
           nbt.dtype == np.int64 and nbt.shape == () and nbt == 1234)
     check("k=1 downsample conv weight keeps 3 dims",
           arrays["feature_extractor.layer2.0.downsample.0.weight"].shape == (128, 64, 1))
-    check("metadata format/version/source", meta == {"format": ct.FORMAT, "format_version": ct.FORMAT_VERSION,
-                                                    "converted_from": "authors.pt"})
+    check("metadata format/version/source",
+          meta == {"format": ct.FORMAT, "format_version": ct.FORMAT_VERSION,
+                   "converted_from": "authors.pt"})
     with open(out, "rb") as f:
         raw = f.read()
     n = int.from_bytes(raw[:8], "little")
