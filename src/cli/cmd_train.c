@@ -11,8 +11,12 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include <cjson/cJSON.h>
+
 #include "data/cache.h"
+#include "data/statements.h"
 #include "train/train.h"
+#include "util/error.h"
 #include "util/fileio.h"
 
 static void usage(FILE *f) {
@@ -52,6 +56,10 @@ static void usage(FILE *f) {
         "                         record (default 0: the whole 10 s)\n"
         "  --ema D                exponential moving average of the weights (decay D per step)\n"
         "                         evaluated and kept in those phases (default 0.995; 0: off)\n"
+        "  --aux-statements N     the pretraining also learns PTB-XL's other SCP statements\n"
+        "                         with >= N training positives and the five diagnostic\n"
+        "                         superclasses (needs scp_statements.csv; 0: off)\n"
+        "  --aux-weight X         weight of their BCE against the classes' (default 1)\n"
         "  --warmup-proto-lr X    prototype learning rate in the warm-up, times --lr\n"
         "  --warmup-addon-lr X    add-on learning rate in the warm-up, times --lr (default 0.1)\n"
         "  --warmup-backbone-lr X backbone learning rate in the warm-up, times --lr (default\n"
@@ -128,6 +136,34 @@ static int parse_stage(const char *v, pe_stage *s) {
     return -1;
 }
 
+/* The pretraining's auxiliary statements, listed in RUNDIR/aux_statements.json (name
+ * and training positives of each output after the 16 classes). */
+static int aux_statements(const char *root, const pe_cache *cache, const char *dir,
+                          const pe_train_config *c, pe_aux_labels *aux, pe_error *e) {
+    if (pe_aux_labels_build(root, cache, c->aux_statements, aux, e)) return -1;
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON_AddNumberToObject(o, "min_positives", c->aux_statements);
+    cJSON_AddNumberToObject(o, "weight", c->aux_weight);
+    for (int a = 0; a < aux->n; a++) {
+        cJSON *it = cJSON_CreateObject();
+        cJSON_AddStringToObject(it, "name", aux->names[a]);
+        cJSON_AddNumberToObject(it, "train_positives", (double)aux->train_pos[a]);
+        cJSON_AddItemToArray(list, it);
+    }
+    cJSON_AddItemToObject(o, "outputs", list);
+    char *txt = cJSON_Print(o), path[4096];
+    cJSON_Delete(o);
+    int rc = !txt ? pe_fail(e, "out of memory")
+             : pe_path_join(path, sizeof path, dir, "aux_statements.json")
+                 ? pe_fail(e, "%s: path too long", dir)
+                 : pe_write_file_atomic(path, txt, strlen(txt), e);
+    free(txt);
+    if (rc == 0 && !c->quiet)
+        fprintf(stderr, "pretraining: %d auxiliary outputs (statements with >= %d training "
+                        "positives, superclasses; %s)\n", aux->n, c->aux_statements, path);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *root = NULL, *out = NULL, *cache_path = NULL, *v;
     double crop_s = -1; /* --crop in seconds (-1: not given) */
@@ -184,6 +220,7 @@ int cmd_train(int argc, char **argv) {
         INT_OPT("--width", c.base_width, 1, 512)
         INT_OPT("--latent", c.latent_dim, 1, 4096)
         INT_OPT("--protos-per-class", c.protos_per_class, 1, 64)
+        INT_OPT("--aux-statements", c.aux_statements, 0, 1000000)
         DBL_OPT("--lr", c.lr)
         DBL_OPT("--lr-last", c.lr_last)
         DBL_OPT("--weight-decay", c.weight_decay)
@@ -203,6 +240,7 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--mixup", c.mixup)
         DBL_OPT("--crop", crop_s)
         DBL_OPT("--ema", c.ema)
+        DBL_OPT("--aux-weight", c.aux_weight)
 #undef INT_OPT
 #undef DBL_OPT
         if (!strcmp(argv[i], "--resume")) resume = 1;
@@ -301,7 +339,12 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "protoecg train: %s\n", e.msg);
         return 1;
     }
-    int rc = pe_train_run(&c, &cache, out, stage, resume, &e);
+    pe_aux_labels aux = {0};
+    int rc = 0, with_aux = c.aux_statements > 0 && c.epochs_pretrain > 0 &&
+                          (stage == PE_STAGE_ALL || stage == PE_STAGE_PRETRAIN);
+    if (with_aux) rc = aux_statements(root, &cache, out, &c, &aux, &e);
+    if (rc == 0) rc = pe_train_run(&c, &cache, with_aux ? &aux : NULL, out, stage, resume, &e);
+    pe_aux_labels_free(&aux);
     pe_cache_close(&cache);
     if (rc) {
         fprintf(stderr, "protoecg train: %s\n", e.msg);

@@ -25,9 +25,7 @@ static const char *skip_ws(const char *s) {
     return s;
 }
 
-int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_error *e) {
-    memset(labels, 0, PE_NUM_CLASSES);
-    uint8_t found[PE_NUM_CLASSES] = {0};
+int pe_scp_codes_each(const char *dict, pe_scp_key_fn fn, void *ctx, pe_error *e) {
     const char *s = skip_ws(dict);
     if (*s != '{') return pe_fail(e, "scp_codes is not a dict (no '{'): \"%.80s\"", dict);
     s = skip_ws(s + 1);
@@ -61,9 +59,7 @@ int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_
         if (end == s)
             return pe_fail(e, "scp_codes: likelihood of key %.*s is not a number: \"%.80s\"",
                            (int)(klen > 40 ? 40 : klen), k0, dict);
-        for (int c = 0; c < PE_NUM_CLASSES; c++)
-            if (strlen(pe_class_names[c]) == klen && !memcmp(pe_class_names[c], k0, klen))
-                found[c] = 1;
+        if (fn && fn(k0, klen, ctx)) return pe_fail(e, "out of memory");
         s = skip_ws(end);
         if (*s == ',') {
             s = skip_ws(s + 1);
@@ -74,6 +70,20 @@ int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_
     }
     s = skip_ws(s + 1);
     if (*s) return pe_fail(e, "scp_codes: unexpected text after the dict: \"%.80s\"", dict);
+    return 0;
+}
+
+static int mark_class(const char *key, size_t klen, void *found) {
+    for (int c = 0; c < PE_NUM_CLASSES; c++)
+        if (strlen(pe_class_names[c]) == klen && !memcmp(pe_class_names[c], key, klen))
+            ((uint8_t *)found)[c] = 1;
+    return 0;
+}
+
+int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_error *e) {
+    memset(labels, 0, PE_NUM_CLASSES);
+    uint8_t found[PE_NUM_CLASSES] = {0};
+    if (pe_scp_codes_each(dict, mark_class, found, e)) return -1;
     memcpy(labels, found, PE_NUM_CLASSES);
     return 0;
 }
@@ -93,6 +103,7 @@ static int parse_long(const char *s, long *out) {
 
 void pe_ptbxl_free(pe_ptbxl_db *db) {
     if (!db) return;
+    for (int i = 0; db->rows && i < db->n; i++) free(db->rows[i].scp_codes);
     free(db->rows);
     db->rows = NULL;
     db->n = 0;
@@ -152,8 +163,11 @@ static int parse_row(const pe_csv *csv, int r, const int col[N_COLS], const char
     strcpy(row->filename_hr, f);
 
     pe_error e2;
-    if (pe_scp_codes_to_labels(pe_csv_field(csv, r, col[COL_SCP_CODES]), row->labels, &e2))
+    f = pe_csv_field(csv, r, col[COL_SCP_CODES]);
+    if (pe_scp_codes_to_labels(f, row->labels, &e2))
         return pe_fail(e, "%s:%d: ecg_id %d: %s", path, line, row->ecg_id, e2.msg);
+    row->scp_codes = strdup(f);
+    if (!row->scp_codes) return pe_fail(e, "%s: out of memory", path);
     return 0;
 }
 
@@ -195,12 +209,12 @@ int pe_ptbxl_parse(const char *text, size_t len, const char *path, pe_ptbxl_db *
         }
         pe_ptbxl_row *row = &db->rows[r - 1];
         if (parse_row(&csv, r, col, path, row, e)) goto done;
+        db->n = r; /* the row holds its scp_codes (freed by pe_ptbxl_free) */
         if (r > 1 && row->ecg_id <= row[-1].ecg_id) {
             pe_fail(e, "%s:%d: ecg_id %d after %d (rows must be in increasing ecg_id order)",
                     path, csv.row_line[r], row->ecg_id, row[-1].ecg_id);
             goto done;
         }
-        db->n = r;
     }
     rc = 0;
 done:

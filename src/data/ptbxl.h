@@ -15,6 +15,7 @@ typedef struct {
     char filename_lr[128];          /* e.g. records100/00000/00001_lr */
     char filename_hr[128];
     uint8_t labels[PE_NUM_CLASSES]; /* multi-hot in pe_class_names order */
+    char *scp_codes;                /* the row's scp_codes text (owned by the db) */
 } pe_ptbxl_row;
 
 typedef struct {
@@ -40,5 +41,11 @@ pe_split pe_split_of_fold(int strat_fold);
  * labels[c] = 1 for each of the 16 rhythm codes present (any likelihood); the other
  * entries are set to 0. Keys may use single or double quotes; "{}" gives no label. */
 int pe_scp_codes_to_labels(const char *dict, uint8_t labels[PE_NUM_CLASSES], pe_error *e);
+
+/* Calls fn(key, key_len, ctx) for each key of a scp_codes dict literal, in the dict's
+ * order (the same syntax checks as pe_scp_codes_to_labels); a non-zero return of fn
+ * stops with an out-of-memory error. */
+typedef int (*pe_scp_key_fn)(const char *key, size_t len, void *ctx);
+int pe_scp_codes_each(const char *dict, pe_scp_key_fn fn, void *ctx, pe_error *e);
 
 #endif

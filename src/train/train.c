@@ -50,7 +50,7 @@ pe_train_config pe_train_config_authors(void) {
         .lw = pe_loss_weights_default(), .warmup_clst = 0.0f, .warmup_last = 0, .last_keep_start = 1,
         .warmup_proto_lr = 1.0f, .warmup_addon_lr = 1.0f, .warmup_projected = 0, .proto_init_latent = 0, .pos_weight_power = 1.0f, .weighted_sampler = 0,
         .augment = 0, .aug_shift = 1, .aug_scale = 0.1f, .aug_noise = 0.05f,
-        .mixup = 0.0f, .crop = 0, .ema = 0.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
+        .mixup = 0.0f, .crop = 0, .ema = 0.0f, .aux_statements = 0, .aux_weight = 1.0f, .seed = 42, .threads = 0, .use_dnnl = 1, .precision = PE_PREC_FP32, .quiet = 0};
     return c;
 }
 
@@ -138,6 +138,8 @@ char *pe_train_config_json(const pe_train_config *c) {
     cJSON_AddNumberToObject(o, "mixup", c->mixup);
     cJSON_AddNumberToObject(o, "crop", c->crop);
     cJSON_AddNumberToObject(o, "ema", c->ema);
+    cJSON_AddNumberToObject(o, "aux_statements", c->aux_statements);
+    cJSON_AddNumberToObject(o, "aux_weight", c->aux_weight);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     cJSON_AddStringToObject(o, "precision", pe_precision_name(c->precision));
@@ -221,6 +223,13 @@ typedef struct {
                             stale; train_features), latents, scratch */
     FILE *metrics;
     long seq;
+    /* auxiliary statements of the pretraining (cfg->aux_statements; A = 0: none) */
+    int A;
+    uint8_t *yaux;    /* (n_train, A) */
+    float *aux_w;     /* (A) BCE pos_weight, as the classes' */
+    uint8_t *ybaux;   /* (batch, A) of the batch */
+    float *aux_buf;   /* (batch, 2 (16 + A)) logits and gradients split by head part */
+    pe_model wide;    /* the pretraining's plain network with 16 + A outputs */
 } trainer;
 
 static const char *split_name[3] = {"train", "val", "test"};
@@ -229,8 +238,32 @@ static void path_in(char *out, size_t n, const char *dir, const char *stem, cons
     snprintf(out, n, "%s/%s%s", dir, stem, ext);
 }
 
+/* The training records' auxiliary labels and their BCE weights. */
+static int aux_init(trainer *t, const pe_aux_labels *aux, pe_error *e) {
+    long n = t->split[0].n;
+    int A = t->A = aux->n;
+    size_t B = (size_t)t->cfg->batch_size;
+    t->yaux = malloc((size_t)n * A);
+    t->aux_w = malloc((size_t)A * sizeof(float));
+    t->ybaux = malloc(B * A);
+    t->aux_buf = malloc(B * 2 * (size_t)(C_ + A) * sizeof(float));
+    long *counts = malloc((size_t)A * sizeof(long));
+    if (!t->yaux || !t->aux_w || !t->ybaux || !t->aux_buf || !counts) {
+        free(counts);
+        return pe_fail(e, "out of memory for the auxiliary statements");
+    }
+    for (long j = 0; j < n; j++)
+        memcpy(t->yaux + (size_t)j * A, aux->labels + (size_t)t->split[0].idx[j] * A, A);
+    int n_empty;
+    pe_class_weights(t->yaux, n, A, t->aux_w, counts, &n_empty);
+    free(counts);
+    if (t->cfg->pos_weight_power != 1.0f)
+        for (int a = 0; a < A; a++) t->aux_w[a] = powf(t->aux_w[a], t->cfg->pos_weight_power);
+    return 0;
+}
+
 static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *cache,
-                        const char *dir, pe_error *e) {
+                        const pe_aux_labels *aux, const char *dir, pe_error *e) {
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
     t->cache = cache;
@@ -281,6 +314,14 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
         !t->train_ids || !t->znorm)
         return pe_fail(e, "out of memory for training buffers");
     for (long j = 0; j < t->split[0].n; j++) t->train_ids[j] = cache->ecg_id[t->split[0].idx[j]];
+    if (aux && aux->n > 0 && cfg->epochs_pretrain > 0) {
+        if (aux->n_records != (long)cache->h.n_records)
+            return pe_fail(e, "auxiliary statements: %ld records, the cache has %u",
+                           aux->n_records, cache->h.n_records);
+        if (cfg->mixup > 0)
+            return pe_fail(e, "mixup and auxiliary statements cannot be combined");
+        return aux_init(t, aux, e);
+    }
     return 0;
 }
 
@@ -302,6 +343,8 @@ static void trainer_free(trainer *t) {
     free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
     free(t->train_ids), free(t->znorm);
     free(t->H), free(t->Z), free(t->Ztmp);
+    free(t->yaux), free(t->aux_w), free(t->ybaux), free(t->aux_buf);
+    if (t->A) pe_model_free(&t->wide);
     if (t->metrics) fclose(t->metrics);
 }
 
@@ -373,9 +416,13 @@ static int score_logits(const trainer *t, int s, float *logits, split_eval *out,
 }
 
 static int eval_split(trainer *t, pe_net *net, int s, split_eval *out, pe_error *e) {
-    float *logits = malloc((size_t)t->split[s].n * C_ * sizeof(float));
+    int Cn = net->cfg.n_classes; /* 16, or 16 + A in the pretraining with statements */
+    float *logits = malloc((size_t)t->split[s].n * Cn * sizeof(float));
     if (!logits) return pe_fail(e, "out of memory");
     int rc = pe_predict_split(net, &t->split[s], logits, NULL, NULL, NULL, e);
+    if (rc == 0 && Cn > C_) /* scored on the rhythm outputs, the first 16 */
+        for (long i = 0; i < t->split[s].n; i++)
+            memmove(logits + (size_t)i * C_, logits + (size_t)i * Cn, C_ * sizeof(float));
     if (rc == 0) rc = score_logits(t, s, logits, out, e);
     free(logits);
     return rc;
@@ -386,7 +433,7 @@ static int eval_split(trainer *t, pe_net *net, int s, split_eval *out, pe_error 
 static double reproject(trainer *t, pe_model *m);
 
 typedef struct {
-    double loss, bce, clst, sep, div, cnt, l1;
+    double loss, bce, clst, sep, div, cnt, l1, aux;
     long steps;
 } loss_terms;
 
@@ -404,13 +451,35 @@ static void epoch_order(const trainer *t, int phase_idx, int epoch, long *order)
 
 static void add_terms(loss_terms *a, const loss_terms *b) {
     a->loss += b->loss, a->bce += b->bce, a->clst += b->clst, a->sep += b->sep;
-    a->div += b->div, a->cnt += b->cnt, a->l1 += b->l1, a->steps += b->steps;
+    a->div += b->div, a->cnt += b->cnt, a->l1 += b->l1, a->aux += b->aux, a->steps += b->steps;
 }
 
 static void mean_terms(loss_terms *a) {
     if (a->steps == 0) return;
     double s = (double)a->steps;
     a->loss /= s, a->bce /= s, a->clst /= s, a->sep /= s, a->div /= s, a->cnt /= s, a->l1 /= s;
+    a->aux /= s;
+}
+
+/* The pretraining's loss with auxiliary statements, logits (B, 16 + A): the classes' BCE
+ * (mean over B x 16) plus aux_weight times the statements' BCE (mean over B x A), each
+ * with its pos_weight; gradients into t->dlogits (B, 16 + A). */
+static void aux_batch_loss(trainer *t, const pe_net *net, int B, loss_terms *lt) {
+    int A = t->A, Cn = C_ + A;
+    float *l16 = t->aux_buf, *lA = l16 + (size_t)B * C_, *d16 = lA + (size_t)B * A,
+          *dA = d16 + (size_t)B * C_;
+    for (int b = 0; b < B; b++) {
+        memcpy(l16 + (size_t)b * C_, net->logits + (size_t)b * Cn, C_ * sizeof(float));
+        memcpy(lA + (size_t)b * A, net->logits + (size_t)b * Cn + C_, A * sizeof(float));
+    }
+    memset(d16, 0, (size_t)B * Cn * sizeof(float)); /* d16 and dA */
+    lt->bce = pe_loss_bce(d16, l16, t->yb, t->class_w, B, C_, 1.0);
+    lt->aux = pe_loss_bce(dA, lA, t->ybaux, t->aux_w, B, A, t->cfg->aux_weight);
+    for (int b = 0; b < B; b++) {
+        memcpy(t->dlogits + (size_t)b * Cn, d16 + (size_t)b * C_, C_ * sizeof(float));
+        memcpy(t->dlogits + (size_t)b * Cn + C_, dA + (size_t)b * A, A * sizeof(float));
+    }
+    lt->loss = lt->bce + t->cfg->aux_weight * lt->aux;
 }
 
 /* The loss of one batch in net (after forward) and its gradients: dlogits into
@@ -422,6 +491,10 @@ static loss_terms batch_loss(trainer *t, pe_net *net, int B, double w_clst, int 
     const pe_train_config *cfg = t->cfg;
     loss_terms lt = {0};
     lt.steps = 1;
+    if (net->cfg.n_classes > C_) { /* the pretraining with auxiliary statements */
+        aux_batch_loss(t, net, B, &lt);
+        return lt;
+    }
     memset(t->dlogits, 0, (size_t)B * C_ * sizeof(float));
     lt.bce = lambda * pe_loss_bce(t->dlogits, net->logits, t->yb, t->class_w, B, C_, lambda);
     if (lambda < 1.0)
@@ -532,6 +605,9 @@ static int train_epoch(trainer *t, pe_model *m, phase_kind kind, int phase_idx, 
         int B = (int)(n - i < Bs ? n - i : Bs);
         if (B < 2) break; /* batch norm needs 2 records; a last batch of 1 is dropped */
         pe_gather_batch(&t->split[0], t->order + i, B, t->x, t->yb);
+        if (net->cfg.n_classes > C_) /* the auxiliary statements' labels of the batch */
+            for (int b = 0; b < B; b++)
+                memcpy(t->ybaux + (size_t)b * t->A, t->yaux + (size_t)t->order[i + b] * t->A, t->A);
         if (cfg->augment)
             pe_augment_batch(t->x, B, (int)t->cache->h.n_leads, (int)t->cache->h.n_samples,
                              cfg->aug_shift, cfg->aug_scale, cfg->aug_noise, &aug);
@@ -583,10 +659,11 @@ static void log_epoch(trainer *t, const char *phase_name, int epoch, float lr,
     if (!t->metrics) return;
     fprintf(t->metrics,
             "{\"seq\":%ld,\"phase\":\"%s\",\"epoch\":%d,\"lr\":%.6g,\"train\":{\"loss\":%.6g,"
-            "\"bce\":%.6g,\"clst\":%.6g,\"sep\":%.6g,\"div\":%.6g,\"cnt\":%.6g,\"l1\":%.6g},"
+            "\"bce\":%.6g,\"clst\":%.6g,\"sep\":%.6g,\"div\":%.6g,\"cnt\":%.6g,\"l1\":%.6g,"
+            "\"aux\":%.6g},"
             "\"val\":{\"loss\":%.6g,\"macro_auroc\":%.6g},\"seconds\":%.3f}\n",
             t->seq + 1, phase_name, epoch, lr, lt->loss, lt->bce, lt->clst, lt->sep, lt->div,
-            lt->cnt, lt->l1, val->loss, isnan(val->auroc) ? -1.0 : val->auroc, secs);
+            lt->cnt, lt->l1, lt->aux, val->loss, isnan(val->auroc) ? -1.0 : val->auroc, secs);
     fflush(t->metrics);
 }
 
@@ -1061,6 +1138,18 @@ static void set_preproc(pe_model *m, const pe_cache *c, const pe_train_config *c
     m->config_json = pe_train_config_json(cfg);
 }
 
+/* The plain network of the 16 classes from the pretraining's wide one: every tensor
+ * (the linear head's rows 0-15, the classes, come first in fc.weight and fc.bias). */
+static void keep_rhythm_outputs(pe_net *net, const pe_net *wide) {
+    for (int i = 0; i < net->n_tensors; i++) {
+        const pe_tensor_info *ti = &net->tensors[i];
+        memcpy(pe_net_data(net, ti), pe_net_data(wide, pe_net_find(wide, ti->name)),
+               ti->numel * sizeof(float));
+    }
+    net->num_batches_tracked = wide->num_batches_tracked;
+    pe_net_weights_changed(net);
+}
+
 static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, const phase *prev,
                      int pi, pe_run_state *s, pe_error *e) {
     double t0 = pe_now();
@@ -1091,6 +1180,10 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
             if (rc == 0 && !t->cfg->quiet)
                 fprintf(stderr, "%s: prototypes projected; mean cosine to their new latent "
                                 "before the move %.4f\n", ph->name, proj_sim);
+        } else if (ph->kind == PH_PRETRAIN && t->A > 0) {
+            rc = run_epochs(t, &t->wide, ph, pi, s, e);
+            if (rc == 0) keep_rhythm_outputs(&m->net, &t->wide.net);
+            pe_net_release_work(&t->wide.net);
         } else {
             rc = run_epochs(t, m, ph, pi, s, e);
         }
@@ -1117,8 +1210,8 @@ static int run_phase(trainer *t, pe_model *pm, pe_model *bm, const phase *ph, co
     return rc;
 }
 
-int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
-                 pe_stage stage, int resume, pe_error *e) {
+int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const pe_aux_labels *aux,
+                 const char *run_dir, pe_stage stage, int resume, pe_error *e) {
     if (mkdir(run_dir, 0755) != 0 && errno != EEXIST)
         return pe_fail(e, "%s: cannot create run directory: %s", run_dir, strerror(errno));
     if (cfg->batch_size < 2) return pe_fail(e, "batch size must be at least 2 (batch norm)");
@@ -1126,7 +1219,7 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
     pe_model pm, bm;
     memset(&pm, 0, sizeof pm);
     memset(&bm, 0, sizeof bm);
-    int rc = trainer_init(&t, cfg, cache, run_dir, e);
+    int rc = trainer_init(&t, cfg, cache, aux, run_dir, e);
     phase ph[MAX_PHASES];
     int n_ph = build_phases(cfg, stage, ph);
     pe_run_state s;
@@ -1167,11 +1260,17 @@ int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *
     bc.head = PE_HEAD_LINEAR;
     if (rc == 0) rc = pe_model_init(&pm, &pc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
     if (rc == 0) rc = pe_model_init(&bm, &bc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
+    if (rc == 0 && t.A > 0) {
+        pe_net_config wc = bc;
+        wc.n_classes = C_ + t.A;
+        rc = pe_model_init(&t.wide, &wc, cfg->batch_size, cfg->seed, cfg->use_dnnl, e);
+    }
     if (rc == 0) set_preproc(&pm, cache, cfg), set_preproc(&bm, cache, cfg);
     if (rc == 0 && cfg->precision != PE_PREC_FP32) {
         const char *note = NULL;
         pe_net_set_precision(&pm.net, cfg->precision, &note);
         pe_net_set_precision(&bm.net, cfg->precision, NULL);
+        if (t.A > 0) pe_net_set_precision(&t.wide.net, cfg->precision, NULL);
         if (note) fprintf(stderr, "train: %s\n", note);
     }
     for (int i = s.phase; rc == 0 && i < n_ph; i++) {

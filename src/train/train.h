@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
+#include "data/statements.h"
 #include "model/losses.h"
 #include "model/modelfile.h"
 
@@ -57,6 +58,10 @@ typedef struct {
                              the head stages always read whole records */
     float ema;            /* decay of a weight average evaluated and kept in the
                              plain-network phases (0: off) */
+    int aux_statements;   /* the pretraining also learns PTB-XL's other SCP statements
+                             with at least this many training positives and the
+                             diagnostic superclasses (data/statements.h; 0: off) */
+    float aux_weight;     /* weight of their BCE (mean over their outputs) */
     uint64_t seed;
     int threads;
     int use_dnnl;
@@ -82,9 +87,12 @@ typedef enum {
 } pe_stage;
 
 /* Runs the prototype model's stages (or the baseline) on a prepared cache,
- * writing into run_dir. resume = 1 continues from run_dir/checkpoint.safetensors. */
-int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const char *run_dir,
-                 pe_stage stage, int resume, pe_error *e);
+ * writing into run_dir. resume = 1 continues from run_dir/checkpoint.safetensors.
+ * aux: the auxiliary statements of the cache's records (cfg->aux_statements > 0; the
+ * pretraining's linear head then has 16 + aux->n outputs, and pretrain.safetensors keeps
+ * the 16 rhythm outputs), else NULL. */
+int pe_train_run(const pe_train_config *cfg, const pe_cache *cache, const pe_aux_labels *aux,
+                 const char *run_dir, pe_stage stage, int resume, pe_error *e);
 
 /* Eval-mode pass over a split; each output is optional (NULL): logits (n, C), sims (n, P),
  * z (n, D) and the pooled backbone features h (n, F). */
