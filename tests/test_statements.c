@@ -70,7 +70,7 @@ static void check_build(int min_pos, int A, const char *const *names, const long
         CHECK_MSG(a.train_pos[j] == pos[j], "%s: %ld training positives, expected %ld",
                   names[j], a.train_pos[j], pos[j]);
     }
-    if (a.n == A)
+    if (a.n == A && A > 0)
         for (int i = 0; i < 6; i++)
             CHECK_MSG(!memcmp(a.labels + (size_t)i * A, labels + (size_t)i * A, (size_t)A),
                       "min_pos %d: labels of ecg_id %d", min_pos, ids[i]);
