@@ -305,7 +305,10 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     t->yb = malloc(B * C_);
     t->yb_mix = malloc(B * C_);
     t->order = malloc((size_t)(nmax + B) * sizeof(long));
-    t->dlogits = malloc((nmax > (long)B ? (size_t)nmax : B) * C_ * sizeof(float));
+    /* dlogits: of a split (n, 16), or of a batch of the pretraining's wide head */
+    size_t n_dlogits = (nmax > (long)B ? (size_t)nmax : B) * C_;
+    if (aux && n_dlogits < B * (C_ + (size_t)aux->n)) n_dlogits = B * (C_ + (size_t)aux->n);
+    t->dlogits = malloc(n_dlogits * sizeof(float));
     t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
     t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
     t->train_ids = malloc((size_t)t->split[0].n * sizeof(int32_t));
