@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 void pe_csv_free(pe_csv *csv) {
     if (!csv) return;
@@ -108,4 +109,20 @@ int pe_csv_parse(const char *text, size_t len, const char *path, pe_csv *csv, pe
     csv->row_start[nr] = nf;
     csv->n_rows = nr;
     return 0;
+}
+
+int pe_csv_load(const char *path, pe_csv *csv, pe_error *e) {
+    memset(csv, 0, sizeof *csv);
+    size_t len = 0;
+    char *text = pe_read_file(path, &len, e);
+    if (!text) return -1;
+    int rc = pe_csv_parse(text, len, path, csv, e);
+    free(text);
+    return rc;
+}
+
+int pe_csv_column(const pe_csv *csv, const char *name) {
+    for (int c = 0; csv->n_rows > 0 && c < pe_csv_n_fields(csv, 0); c++)
+        if (!strcmp(pe_csv_field(csv, 0, c), name)) return c;
+    return -1;
 }

@@ -20,6 +20,10 @@ typedef struct {
  * used only in error messages, which name the path and the line. */
 int pe_csv_parse(const char *text, size_t len, const char *path, pe_csv *csv, pe_error *e);
 void pe_csv_free(pe_csv *csv);
+/* Reads the file at path and parses it (errors name the path). */
+int pe_csv_load(const char *path, pe_csv *csv, pe_error *e);
+/* Index of the first header (row 0) field equal to name, or -1. */
+int pe_csv_column(const pe_csv *csv, const char *name);
 
 /* Number of fields of row r, and field c of row r. */
 static inline int pe_csv_n_fields(const pe_csv *csv, int r) {

@@ -183,9 +183,7 @@ int pe_ptbxl_parse(const char *text, size_t len, const char *path, pe_ptbxl_db *
     int col[N_COLS];
     int n_cols = pe_csv_n_fields(&csv, 0);
     for (int k = 0; k < N_COLS; k++) {
-        col[k] = -1;
-        for (int c = 0; c < n_cols && col[k] < 0; c++)
-            if (!strcmp(pe_csv_field(&csv, 0, c), col_names[k])) col[k] = c;
+        col[k] = pe_csv_column(&csv, col_names[k]);
         if (col[k] < 0) {
             pe_fail(e, "%s:%d: missing column '%s' in the header row", path, csv.row_line[0],
                     col_names[k]);

@@ -7,7 +7,6 @@
 
 #include "data/csv.h"
 #include "util/error.h"
-#include "util/fileio.h"
 
 /* Sets labels[c] for every code in text (blank- or semicolon-separated). */
 static int parse_labels(const char *text, uint8_t labels[PE_NUM_CLASSES], const char *where,
@@ -34,18 +33,9 @@ static int parse_labels(const char *text, uint8_t labels[PE_NUM_CLASSES], const 
 
 int pe_record_list_load(const char *csv_path, pe_record_list *l, pe_error *e) {
     memset(l, 0, sizeof *l);
-    size_t len = 0;
-    char *text = pe_read_file(csv_path, &len, e);
-    if (!text) return -1;
     pe_csv csv;
-    int rc = pe_csv_parse(text, len, csv_path, &csv, e);
-    free(text);
-    if (rc) return -1;
-    int col_rec = -1, col_lab = -1;
-    for (int c = 0; csv.n_rows > 0 && c < pe_csv_n_fields(&csv, 0); c++) {
-        if (!strcmp(pe_csv_field(&csv, 0, c), "record")) col_rec = c;
-        if (!strcmp(pe_csv_field(&csv, 0, c), "labels")) col_lab = c;
-    }
+    if (pe_csv_load(csv_path, &csv, e)) return -1;
+    int rc = 0, col_rec = pe_csv_column(&csv, "record"), col_lab = pe_csv_column(&csv, "labels");
     if (col_rec < 0 || col_lab < 0)
         rc = pe_fail(e, "%s: the header must name the columns 'record' and 'labels'", csv_path);
     else if (csv.n_rows < 2)

@@ -89,16 +89,9 @@ static int read_statements(const char *root, reader *r, pe_error *e) {
     char path[4096];
     if (pe_path_join(path, sizeof path, root, "scp_statements.csv"))
         return pe_fail(e, "%s: path too long", root);
-    size_t len;
-    char *text = pe_read_file(path, &len, e);
-    if (!text) return -1;
     pe_csv csv;
-    int rc = pe_csv_parse(text, len, path, &csv, e);
-    free(text);
-    if (rc) return -1;
-    int dc = -1;
-    for (int c = 0; csv.n_rows > 0 && c < pe_csv_n_fields(&csv, 0); c++)
-        if (!strcmp(pe_csv_field(&csv, 0, c), "diagnostic_class")) dc = c;
+    if (pe_csv_load(path, &csv, e)) return -1;
+    int rc = 0, dc = pe_csv_column(&csv, "diagnostic_class");
     if (dc < 0) rc = pe_fail(e, "%s: no 'diagnostic_class' column in the header row", path);
     for (int row = 1; rc == 0 && row < csv.n_rows; row++) {
         if (pe_csv_n_fields(&csv, row) <= dc) {
