@@ -1,6 +1,7 @@
 /* Labelled record lists for external validation (record_list.h). */
 #include "data/record_list.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
