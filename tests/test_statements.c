@@ -3,7 +3,7 @@
  * positives, most first; ties by first appearance), the min_pos filter, the 16 classes
  * left out, the diagnostic superclasses, the labels of training, validation and test
  * records, statements the statement table lacks; and the errors (missing file, missing
- * column, a cache record absent from the database, min_pos 0). The shared subset's
+ * column, a cache record absent from the database, a code too long to keep, min_pos 0). The shared subset's
  * statements are checked against a Python computation by tests/cli_aux.sh. */
 #include <unistd.h>
 
@@ -125,6 +125,12 @@ int main(void) {
     c.ecg_id = bad_ids;
     expect_error(2, &c, "no row for ecg_id 99");
     c = fake_cache();
+    put("ptbxl_database.csv",
+        "ecg_id,patient_id,scp_codes,strat_fold,filename_lr,filename_hr\n"
+        "1,1,\"{'NORM': 100.0}\",1,a,a\n2,2,\"{'AVERYLONGSTATEMENTCODE_XYZ': 0}\",2,a,a\n"
+        "3,3,{},3,a,a\n4,4,{},4,a,a\n5,5,{},9,a,a\n7,7,{},5,a,a\n");
+    expect_error(1, &c, "ecg_id 2: an empty statement code, or one of 24 characters or more");
+    put("ptbxl_database.csv", database);
     put("scp_statements.csv", ",description,diagnostic\nNORM,normal,1\n");
     expect_error(2, &c, "no 'diagnostic_class' column");
     char path[512];

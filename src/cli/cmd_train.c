@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -11,8 +12,6 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include <cjson/cJSON.h>
-
 #include "data/cache.h"
 #include "data/statements.h"
 #include "train/train.h"

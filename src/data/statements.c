@@ -26,10 +26,9 @@ typedef struct {
     int n;
     long rec;      /* the record being read */
     long n_first;  /* statements seen so far in the training records */
-    int too_long;  /* a key of PE_AUX_NAME_LEN characters or more was seen */
-    uint8_t *row;  /* pass 2: the record's labels (A), NULL in pass 1 */
+    const char *bad; /* why a key could not be added, or NULL */
+    uint8_t *row;  /* pass 2: the record's labels (A) */
     const int *col; /* pass 2: statement -> its column or -1 */
-    int A_stmt;    /* pass 2: columns of statements (superclass columns follow) */
     const int *super_col; /* pass 2: superclass -> its column or -1 */
 } reader;
 
@@ -45,15 +44,15 @@ static int is_rhythm_class(const char *name) {
     return 0;
 }
 
-/* Adds a statement (count 0) unless present; returns its index, or -1 (full or too long). */
+/* Adds a statement (count 0) unless present; returns its index, or -1 with r->bad set. */
 static int add(reader *r, const char *key, size_t len, int super) {
     int i = find(r, key, len);
     if (i >= 0) return i;
-    if (len >= PE_AUX_NAME_LEN) {
-        r->too_long = 1;
+    if (len == 0 || len >= PE_AUX_NAME_LEN || r->n == MAX_STMT) {
+        r->bad = r->n == MAX_STMT ? "more than 1024 distinct statement codes"
+                                  : "an empty statement code, or one of 24 characters or more";
         return -1;
     }
-    if (r->n == MAX_STMT) return -1;
     statement *s = &r->v[r->n];
     memcpy(s->name, key, len);
     s->name[len] = 0;
@@ -104,8 +103,7 @@ static int read_statements(const char *root, reader *r, pe_error *e) {
         for (int k = 0; k < N_SUPER; k++)
             if (!strcmp(cls, superclasses[k])) super = k;
         if (add(r, code, strlen(code), super) < 0)
-            rc = pe_fail(e, "%s:%d: statement code '%.40s' is empty, too long or one too many",
-                         path, csv.row_line[row], code);
+            rc = pe_fail(e, "%s:%d: '%.40s': %s", path, csv.row_line[row], code, r->bad);
     }
     pe_csv_free(&csv);
     return rc;
@@ -148,9 +146,8 @@ int pe_aux_labels_build(const char *root, const pe_cache *c, int min_pos, pe_aux
         if (pe_split_of_fold(c->fold[i]) != PE_SPLIT_TRAIN) continue;
         r.rec = i;
         rc = pe_scp_codes_each(db.rows[rows[i]].scp_codes, count_key, &r, e);
-        if (rc == 0 && r.too_long)
-            rc = pe_fail(e, "%s/ptbxl_database.csv: ecg_id %d: a statement code of %d or more "
-                         "characters", root, c->ecg_id[i], PE_AUX_NAME_LEN);
+        if (rc == 0 && r.bad)
+            rc = pe_fail(e, "%s/ptbxl_database.csv: ecg_id %d: %s", root, c->ecg_id[i], r.bad);
         if (rc == 0) { /* the record's superclasses */
             uint8_t has[N_SUPER] = {0};
             for (int k = 0; k < r.n; k++)
@@ -168,7 +165,7 @@ int pe_aux_labels_build(const char *root, const pe_cache *c, int min_pos, pe_aux
         order[j] = i;
     }
     for (int j = 0; j < A; j++) col[order[j]] = j;
-    r.A_stmt = A;
+    int n_stmt = A; /* the superclasses' columns follow */
     for (int k = 0; k < N_SUPER; k++) super_col[k] = super_pos[k] >= min_pos ? A++ : -1;
     if (rc == 0) {
         out->n = A;
@@ -179,7 +176,7 @@ int pe_aux_labels_build(const char *root, const pe_cache *c, int min_pos, pe_aux
         if (!out->names || !out->train_pos || !out->labels) rc = pe_fail(e, "out of memory");
     }
     if (rc == 0) {
-        for (int j = 0; j < r.A_stmt; j++) {
+        for (int j = 0; j < n_stmt; j++) {
             memcpy(out->names[j], r.v[order[j]].name, PE_AUX_NAME_LEN);
             out->train_pos[j] = r.v[order[j]].count;
         }
