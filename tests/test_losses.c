@@ -4,7 +4,10 @@
  * Values must match to 1e-6 relative. Gradients to 1e-5 relative, measured per row
  * (max |g - ref| over the row / max |ref| over the row; a row whose reference is all
  * zero must be all zero): rows of the prototype gradients differ in scale by 1e12 when a
- * prototype's norm is below eps, so a single tensor-wide scale would hide errors. */
+ * prototype's norm is below eps, so a single tensor-wide scale would hide errors.
+ * pe_loss_bce_ld (a block of columns of wider rows, as the pretraining's head with
+ * auxiliary outputs uses it) must give exactly pe_loss_bce's value and gradient on a copy
+ * of that block, and leave the other columns of dx untouched. */
 #include "check.h"
 #include "model/losses.h"
 #include "model/safetensors.h"
@@ -362,11 +365,39 @@ static void test_finite_differences(void) {
     }
 }
 
+static void test_bce_ld(void) {
+    enum { B = 5, LD = 11, C0 = 4, C = 6 }; /* columns C0 .. C0+C-1 of rows of LD */
+    float x[B * LD], dx[B * LD], xc[B * C], dxc[B * C] = {0}, w[C];
+    uint8_t y[B * C];
+    pe_rng r;
+    pe_rng_seed(&r, 3);
+    for (int i = 0; i < B * LD; i++) x[i] = (float)(3.0 * pe_rng_normal(&r)), dx[i] = 0.25f;
+    for (int c = 0; c < C; c++) w[c] = (float)(0.5 + 4.0 * pe_rng_uniform(&r));
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            y[b * C + c] = pe_rng_uniform(&r) < 0.4;
+            xc[b * C + c] = x[b * LD + C0 + c];
+        }
+    double v = pe_loss_bce_ld(dx + C0, x + C0, LD, y, w, B, C, 0.7);
+    double vc = pe_loss_bce(dxc, xc, y, w, B, C, 0.7);
+    CHECK_MSG(v == vc, "bce_ld %.17g, bce on the copy %.17g", v, vc);
+    int same = 1, untouched = 1;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < LD; j++) {
+            float g = dx[b * LD + j];
+            if (j >= C0 && j < C0 + C) same &= g == 0.25f + dxc[b * C + j - C0];
+            else untouched &= g == 0.25f;
+        }
+    CHECK_MSG(same, "bce_ld's gradient differs from bce's on the copy");
+    CHECK_MSG(untouched, "bce_ld wrote outside its columns");
+}
+
 int main(void) {
     pe_loss_weights lw = pe_loss_weights_default(); /* spec section 4 */
     CHECK(lw.clst == 0.004 && lw.sep == 0.0004 && lw.div == 250.0 && lw.cnt == 300.0 &&
           lw.l1 == 1e-4);
     test_golden();
     test_finite_differences();
+    test_bce_ld();
     TEST_END();
 }

@@ -18,16 +18,16 @@ static double stable_sigmoid(double x) {
     return ex / (1.0 + ex);
 }
 
-/* x, y, dx (B, C); pos_weight (C) or NULL. */
-double pe_loss_bce(float *dx, const float *x, const uint8_t *y, const float *pos_weight, int B,
-                   int C, double scale) {
+/* x, dx (B, ld), scored on columns 0..C-1; y (B, C); pos_weight (C) or NULL. */
+double pe_loss_bce_ld(float *dx, const float *x, int ld, const uint8_t *y,
+                      const float *pos_weight, int B, int C, double scale) {
     const double inv_n = 1.0 / ((double)B * C);
     double sum = 0.0;
     for (int b = 0; b < B; b++) {
         for (int c = 0; c < C; c++) {
-            size_t i = (size_t)b * C + c;
+            size_t i = (size_t)b * ld + c;
             double xi = x[i];
-            double yi = y[i] ? 1.0 : 0.0;
+            double yi = y[(size_t)b * C + c] ? 1.0 : 0.0;
             double w = pos_weight ? pos_weight[c] : 1.0;
             /* log(1 + exp(-x)) = softplus(-x) = log1p(exp(-|x|)) + max(-x, 0) */
             double sp = log1p(exp(-fabs(xi))) + (xi < 0 ? -xi : 0.0);
@@ -41,6 +41,11 @@ double pe_loss_bce(float *dx, const float *x, const uint8_t *y, const float *pos
         }
     }
     return sum * inv_n;
+}
+
+double pe_loss_bce(float *dx, const float *x, const uint8_t *y, const float *pos_weight, int B,
+                   int C, double scale) {
+    return pe_loss_bce_ld(dx, x, C, y, pos_weight, B, C, scale);
 }
 
 /* ---- clustering and separation --------------------------------------------------------

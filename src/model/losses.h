@@ -43,6 +43,10 @@ pe_loss_weights pe_loss_weights_default(void);
  * dx (B, C) += scale * (sig(x)(1-y) - w y (1-sig(x))) / (B*C). */
 double pe_loss_bce(float *dx, const float *x, const uint8_t *y, const float *pos_weight, int B,
                    int C, double scale);
+/* The same on the first C columns of x and dx with rows of ld >= C floats (y stays
+ * (B, C)): one part of a wider head's outputs, read and written in place. */
+double pe_loss_bce_ld(float *dx, const float *x, int ld, const uint8_t *y,
+                      const float *pos_weight, int B, int C, double scale);
 
 /* ---- clustering --------------------------------------------------------------------
  * s (B, P) similarities, y (B, C) labels, P = C*K.

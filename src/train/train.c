@@ -228,7 +228,6 @@ typedef struct {
     uint8_t *yaux;    /* (n_train, A) */
     float *aux_w;     /* (A) BCE pos_weight, as the classes' */
     uint8_t *ybaux;   /* (batch, A) of the batch */
-    float *aux_buf;   /* (batch, 2 (16 + A)) logits and gradients split by head part */
     pe_model wide;    /* the pretraining's plain network with 16 + A outputs */
 } trainer;
 
@@ -246,9 +245,8 @@ static int aux_init(trainer *t, const pe_aux_labels *aux, pe_error *e) {
     t->yaux = malloc((size_t)n * A);
     t->aux_w = malloc((size_t)A * sizeof(float));
     t->ybaux = malloc(B * A);
-    t->aux_buf = malloc(B * 2 * (size_t)(C_ + A) * sizeof(float));
     long *counts = malloc((size_t)A * sizeof(long));
-    if (!t->yaux || !t->aux_w || !t->ybaux || !t->aux_buf || !counts) {
+    if (!t->yaux || !t->aux_w || !t->ybaux || !counts) {
         free(counts);
         return pe_fail(e, "out of memory for the auxiliary statements");
     }
@@ -305,9 +303,11 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     t->yb = malloc(B * C_);
     t->yb_mix = malloc(B * C_);
     t->order = malloc((size_t)(nmax + B) * sizeof(long));
+    /* auxiliary outputs of the pretraining's head (0: none) */
+    int A = aux && aux->n > 0 && cfg->epochs_pretrain > 0 ? aux->n : 0;
     /* dlogits: of a split (n, 16), or of a batch of the pretraining's wide head */
     size_t n_dlogits = (nmax > (long)B ? (size_t)nmax : B) * C_;
-    if (aux && n_dlogits < B * (C_ + (size_t)aux->n)) n_dlogits = B * (C_ + (size_t)aux->n);
+    if (n_dlogits < B * (size_t)(C_ + A)) n_dlogits = B * (size_t)(C_ + A);
     t->dlogits = malloc(n_dlogits * sizeof(float));
     t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
     t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
@@ -317,7 +317,7 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
         !t->train_ids || !t->znorm)
         return pe_fail(e, "out of memory for training buffers");
     for (long j = 0; j < t->split[0].n; j++) t->train_ids[j] = cache->ecg_id[t->split[0].idx[j]];
-    if (aux && aux->n > 0 && cfg->epochs_pretrain > 0) {
+    if (A > 0) {
         if (aux->n_records != (long)cache->h.n_records)
             return pe_fail(e, "auxiliary statements: %ld records, the cache has %u",
                            aux->n_records, cache->h.n_records);
@@ -346,7 +346,7 @@ static void trainer_free(trainer *t) {
     free(t->x), free(t->yb), free(t->yb_mix), free(t->order), free(t->dlogits), free(t->dsim), free(t->scratch);
     free(t->train_ids), free(t->znorm);
     free(t->H), free(t->Z), free(t->Ztmp);
-    free(t->yaux), free(t->aux_w), free(t->ybaux), free(t->aux_buf);
+    free(t->yaux), free(t->aux_w), free(t->ybaux);
     if (t->A) pe_model_free(&t->wide);
     if (t->metrics) fclose(t->metrics);
 }
@@ -469,19 +469,10 @@ static void mean_terms(loss_terms *a) {
  * with its pos_weight; gradients into t->dlogits (B, 16 + A). */
 static void aux_batch_loss(trainer *t, const pe_net *net, int B, loss_terms *lt) {
     int A = t->A, Cn = C_ + A;
-    float *l16 = t->aux_buf, *lA = l16 + (size_t)B * C_, *d16 = lA + (size_t)B * A,
-          *dA = d16 + (size_t)B * C_;
-    for (int b = 0; b < B; b++) {
-        memcpy(l16 + (size_t)b * C_, net->logits + (size_t)b * Cn, C_ * sizeof(float));
-        memcpy(lA + (size_t)b * A, net->logits + (size_t)b * Cn + C_, A * sizeof(float));
-    }
-    memset(d16, 0, (size_t)B * Cn * sizeof(float)); /* d16 and dA */
-    lt->bce = pe_loss_bce(d16, l16, t->yb, t->class_w, B, C_, 1.0);
-    lt->aux = pe_loss_bce(dA, lA, t->ybaux, t->aux_w, B, A, t->cfg->aux_weight);
-    for (int b = 0; b < B; b++) {
-        memcpy(t->dlogits + (size_t)b * Cn, d16 + (size_t)b * C_, C_ * sizeof(float));
-        memcpy(t->dlogits + (size_t)b * Cn + C_, dA + (size_t)b * A, A * sizeof(float));
-    }
+    memset(t->dlogits, 0, (size_t)B * Cn * sizeof(float));
+    lt->bce = pe_loss_bce_ld(t->dlogits, net->logits, Cn, t->yb, t->class_w, B, C_, 1.0);
+    lt->aux = pe_loss_bce_ld(t->dlogits + C_, net->logits + C_, Cn, t->ybaux, t->aux_w, B, A,
+                             t->cfg->aux_weight);
     lt->loss = lt->bce + t->cfg->aux_weight * lt->aux;
 }
 
