@@ -69,10 +69,10 @@ sys.exit(0 if abs(a - b) < 1e-4 else 1)
 PYEOF
 echo "ok: pretrain.safetensors holds the 16 rhythm outputs and evaluates as recorded"
 
-# killed after its first epoch, then resumed
+# killed once its first checkpoint is written (renamed into place whole), then resumed
 "$bin" train --ptbxl "$data" --out "$tmp/b" "${cfg[@]}" >/dev/null 2>&1 &
 bg=$!
-while kill -0 "$bg" 2>/dev/null && [[ $(cat "$tmp/b/metrics.jsonl" 2>/dev/null | wc -l) -lt 1 ]]; do
+while kill -0 "$bg" 2>/dev/null && [[ ! -e "$tmp/b/checkpoint.safetensors" ]]; do
   sleep 0.01
 done
 kill -9 "$bg" 2>/dev/null

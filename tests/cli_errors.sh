@@ -109,6 +109,16 @@ expect_fail "predict: record with a NaN sample" "00004_lr.*non-finite sample" \
   "$bin" predict --model "$M" "$work/nan/records100/00000/00004_lr"
 expect_fail "train: --resume without a run" "nothing to resume in .*r_none" \
   "$bin" train --ptbxl "$D" --out "$work/r_none" "${tiny[@]}" --resume --quiet
+# a run killed before its first checkpoint left its config.json and a metrics line:
+# --resume starts it again from its first epoch, and it ends as the uninterrupted run
+mkdir -p "$work/r_early"
+cp "$work/run/config.json" "$work/r_early/"
+head -1 "$work/run/metrics.jsonl" >"$work/r_early/metrics.jsonl"
+expect_ok "train: --resume of a run stopped before its first checkpoint" \
+  "r_early stopped before its first checkpoint: it starts again from its first epoch" \
+  "$bin" train --ptbxl "$D" --out "$work/r_early" "${tiny[@]}" --resume
+cmp -s "$work/run/model.safetensors" "$work/r_early/model.safetensors" ||
+  fail "train: the run restarted by --resume differs from the uninterrupted one"
 expect_fail "train: a new run over a finished one" "already holds a training run.*--resume" \
   "$bin" train --ptbxl "$D" --out "$work/run" "${tiny[@]}" --quiet
 expect_fail "train: --ptbxl DIR that does not exist" "missing_dir/ptbxl_database.csv: cannot open" \

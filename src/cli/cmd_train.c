@@ -103,20 +103,26 @@ static void remove_stale_tmp(const char *dir, int quiet) {
     closedir(d);
 }
 
-/* Before a fresh run in dir: --resume needs a checkpoint; a fresh run without one
- * drops metrics/results that a run killed before its first checkpoint left. */
-static int check_run_dir(const char *dir, pe_stage stage, int resume, int quiet) {
+/* Before a run in dir: --resume needs a checkpoint, or at least a run's config.json (a
+ * run killed before its first checkpoint starts again from its first epoch); a fresh
+ * run without a checkpoint drops metrics/results that such a run left. */
+static int check_run_dir(const char *dir, pe_stage stage, int *resume, int quiet) {
     char ck[4096], p[4096];
     if (pe_path_join(ck, sizeof ck, dir, "checkpoint.safetensors")) return 0;
     int have = pe_path_exists(ck);
-    if (resume) {
-        if (!have) {
+    if (*resume) {
+        if (!have && (pe_path_join(p, sizeof p, dir, "config.json") || !pe_path_exists(p))) {
             fprintf(stderr, "protoecg train: nothing to resume in %s (no checkpoint.safetensors);"
                             " start the run without --resume\n", dir);
             return -1;
         }
+        if (!have && !quiet)
+            fprintf(stderr, "train: the run in %s stopped before its first checkpoint: it "
+                            "starts again from its first epoch\n", dir);
         remove_stale_tmp(dir, quiet);
-    } else if (!have && stage == PE_STAGE_ALL) {
+        *resume = have;
+    }
+    if (!*resume && !have && stage == PE_STAGE_ALL) {
         const char *stale[] = {"metrics.jsonl", "results.json"};
         for (int k = 0; k < 2; k++)
             if (!pe_path_join(p, sizeof p, dir, stale[k])) unlink(p);
@@ -311,7 +317,7 @@ int cmd_train(int argc, char **argv) {
                             "starts from PyTorch's random init\n", c.latent_dim, 8 * c.base_width);
     }
     set_threads(c.threads);
-    if (check_run_dir(out, stage, resume, c.quiet)) return 1;
+    if (check_run_dir(out, stage, &resume, c.quiet)) return 1;
     pe_error e = {{0}};
     char cache_buf[4096];
     if (make_dir(out, &e)) {
