@@ -3,8 +3,9 @@
  * positives, most first; ties by first appearance), the min_pos filter, the 16 classes
  * left out, the diagnostic superclasses, the labels of training, validation and test
  * records, statements the statement table lacks; and the errors (missing file, missing
- * column, a cache record absent from the database, a code too long to keep, min_pos 0). The shared subset's
- * statements are checked against a Python computation by tests/cli_aux.sh. */
+ * column, a cache record absent from the database, a code too long to keep, min_pos 0).
+ * The shared subset's statements are checked against a Python computation by
+ * tests/cli_aux.sh. */
 #include <unistd.h>
 
 #include "check.h"

@@ -26,7 +26,7 @@ typedef struct {
     int n;
     long rec;      /* the record being read */
     long n_first;  /* statements seen so far in the training records */
-    const char *bad; /* why a key could not be added, or NULL */
+    char bad[96];  /* why a key could not be added ("" while all could) */
     uint8_t *row;  /* pass 2: the record's labels (A) */
     const int *col; /* pass 2: statement -> its column or -1 */
     const int *super_col; /* pass 2: superclass -> its column or -1 */
@@ -44,13 +44,16 @@ static int is_rhythm_class(const char *name) {
     return 0;
 }
 
-/* Adds a statement (count 0) unless present; returns its index, or -1 with r->bad set. */
+/* Adds a statement (count 0) unless present; returns its index, or -1 with r->bad said. */
 static int add(reader *r, const char *key, size_t len, int super) {
     int i = find(r, key, len);
     if (i >= 0) return i;
     if (len == 0 || len >= PE_AUX_NAME_LEN || r->n == MAX_STMT) {
-        r->bad = r->n == MAX_STMT ? "more than 1024 distinct statement codes"
-                                  : "an empty statement code, or one of 24 characters or more";
+        if (r->n == MAX_STMT)
+            snprintf(r->bad, sizeof r->bad, "more than %d distinct statement codes", MAX_STMT);
+        else
+            snprintf(r->bad, sizeof r->bad,
+                     "an empty statement code, or one of %d characters or more", PE_AUX_NAME_LEN);
         return -1;
     }
     statement *s = &r->v[r->n];
@@ -146,7 +149,7 @@ int pe_aux_labels_build(const char *root, const pe_cache *c, int min_pos, pe_aux
         if (pe_split_of_fold(c->fold[i]) != PE_SPLIT_TRAIN) continue;
         r.rec = i;
         rc = pe_scp_codes_each(db.rows[rows[i]].scp_codes, count_key, &r, e);
-        if (rc == 0 && r.bad)
+        if (rc == 0 && r.bad[0])
             rc = pe_fail(e, "%s/ptbxl_database.csv: ecg_id %d: %s", root, c->ecg_id[i], r.bad);
         if (rc == 0) { /* the record's superclasses */
             uint8_t has[N_SUPER] = {0};

@@ -237,6 +237,12 @@ static void path_in(char *out, size_t n, const char *dir, const char *stem, cons
     snprintf(out, n, "%s/%s%s", dir, stem, ext);
 }
 
+/* w[i] <- w[i]^power: the BCE pos_weights from the spec's class weights. */
+static void raise_weights(float *w, int n, float power) {
+    if (power != 1.0f)
+        for (int i = 0; i < n; i++) w[i] = powf(w[i], power);
+}
+
 /* The training records' auxiliary labels and their BCE weights. */
 static int aux_init(trainer *t, const pe_aux_labels *aux, pe_error *e) {
     long n = t->split[0].n;
@@ -255,8 +261,7 @@ static int aux_init(trainer *t, const pe_aux_labels *aux, pe_error *e) {
     int n_empty;
     pe_class_weights(t->yaux, n, A, t->aux_w, counts, &n_empty);
     free(counts);
-    if (t->cfg->pos_weight_power != 1.0f)
-        for (int a = 0; a < A; a++) t->aux_w[a] = powf(t->aux_w[a], t->cfg->pos_weight_power);
+    raise_weights(t->aux_w, A, t->cfg->pos_weight_power);
     return 0;
 }
 
@@ -291,14 +296,14 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
         if (pe_sampler_init(&t->sampler, t->y[0], t->split[0].n, C_, t->class_w, e)) return -1;
         t->has_sampler = 1;
     }
-    if (cfg->pos_weight_power != 1.0f)
-        for (int c = 0; c < C_; c++) t->class_w[c] = powf(t->class_w[c], cfg->pos_weight_power);
+    raise_weights(t->class_w, C_, cfg->pos_weight_power);
     if (cfg->crop != 0 && (cfg->crop < PE_NET_MIN_LEN || cfg->crop > (int)cache->h.n_samples))
         return pe_fail(e, "a crop of %d samples: it must be 0 (none) or %d to the records' %d",
                        cfg->crop, PE_NET_MIN_LEN, (int)cache->h.n_samples);
     size_t B = (size_t)cfg->batch_size, rec = (size_t)cache->h.n_leads * cache->h.n_samples;
     int P = cfg->protos_per_class * C_;
     long nmax = t->split[0].n > t->split[1].n ? t->split[0].n : t->split[1].n;
+    size_t rows = nmax > (long)B ? (size_t)nmax : B; /* of a split's pass, or of a batch */
     t->x = malloc(B * rec * sizeof(float));
     t->yb = malloc(B * C_);
     t->yb_mix = malloc(B * C_);
@@ -306,10 +311,10 @@ static int trainer_init(trainer *t, const pe_train_config *cfg, const pe_cache *
     /* auxiliary outputs of the pretraining's head (0: none) */
     int A = aux && aux->n > 0 && cfg->epochs_pretrain > 0 ? aux->n : 0;
     /* dlogits: of a split (n, 16), or of a batch of the pretraining's wide head */
-    size_t n_dlogits = (nmax > (long)B ? (size_t)nmax : B) * C_;
+    size_t n_dlogits = rows * C_;
     if (n_dlogits < B * (size_t)(C_ + A)) n_dlogits = B * (size_t)(C_ + A);
     t->dlogits = malloc(n_dlogits * sizeof(float));
-    t->dsim = malloc((nmax > (long)B ? (size_t)nmax : B) * (size_t)P * sizeof(float));
+    t->dsim = malloc(rows * (size_t)P * sizeof(float));
     t->scratch = malloc(pe_loss_proto_scratch_len(P, cfg->latent_dim) * sizeof(double));
     t->train_ids = malloc((size_t)t->split[0].n * sizeof(int32_t));
     t->znorm = malloc((size_t)t->split[0].n * sizeof(double));
