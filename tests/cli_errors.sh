@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input through the command line, end to end: broken model files (truncated, another
-# format version, a missing tensor, another label list), bad datasets (an empty split, no
-# rhythm label, a class without positives, an invalid (NaN) sample), records the model
+# format version, a missing tensor, another label list, a header claiming another width),
+# bad datasets (an empty split, no rhythm label, a class without positives, an invalid
+# (NaN) sample), records the model
 # cannot use (6 leads, an unusable rate or length, a missing file), bad options, and a
 # 500 Hz record from outside the dataset that must work.
 # Every failing case must exit with a code in 1..127 (no crash, no signal), print a message
@@ -45,6 +46,8 @@ head -c $((size - 100)) "$M" >"$work/trunc_data.st"
 "$PY" $ST "$M" "$work/labels_order.st" --set-meta \
   'labels=["IVCD","1AVB","3AVB","2AVB","SR","AFIB","STACH","SARRH","SBRAD","PACE","SVARR","BIGU","AFLT","SVTAC","PSVT","TRIGU"]'
 "$PY" $ST "$M" "$work/labels_json.st" --set-meta 'labels=[not json'
+"$PY" $ST "$M" "$work/wide.st" --set-meta \
+  'network={"head":"prototype","base_width":1024,"latent_dim":8192,"protos_per_class":100,"in_leads":12,"in_len":1000}'
 "$PY" $ST "$M" "$work/copy.st"
 expect_ok "an unedited rewrite of the model loads (the editor is faithful)" "00001_lr" \
   "$bin" predict --model "$work/copy.st" "$REC"
@@ -69,6 +72,9 @@ for cmd in predict explain eval; do
     run "$work/labels_order.st"
   expect_fail "$cmd: model whose labels are not JSON" "labels_json.st.*'labels'.*not valid JSON" \
     run "$work/labels_json.st"
+  # a header that claims a far wider network than the file holds fails before allocating
+  expect_fail "$cmd: model whose header claims another width" \
+    "wide.st.*layer4.1.conv2.weight does not have the shape" run "$work/wide.st"
   expect_fail "$cmd: model file that does not exist" "nope.st.*cannot open" run "$work/nope.st"
 done
 

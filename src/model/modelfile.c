@@ -323,13 +323,39 @@ static int read_int8_calib(const pe_st_file *f, pe_model *m, pe_error *e) {
     return pe_fail(e, "%s: metadata '%s' is invalid: %s", pe_st_path(f), PE_INT8_CALIB_KEY, why);
 }
 
-int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe_error *e) {
+/* The file must hold the largest tensors its 'network' metadata implies, with their
+ * shapes, before the net is allocated: a header that claims a wider network than the
+ * file holds fails here, not after allocating for it. */
+static int check_sizes(const pe_st_file *f, const pe_net_config *c, pe_error *e) {
+    int64_t w = 8 * (int64_t)c->base_width, D = c->latent_dim;
+    int64_t P = (int64_t)c->protos_per_class * PE_NUM_CLASSES;
+    struct { const char *name; int64_t d0, d1, d2; } big[3] = {
+        {"feature_extractor.layer4.1.conv2.weight", w, w, 3},
+        {"add_on_layers.2.weight", D, D, 0},
+        {"prototype_vectors", P, D, 0},
+    };
+    for (int i = 0; i < (c->head == PE_HEAD_PROTO ? 3 : 1); i++) {
+        const pe_st_tensor *t = pe_st_find(f, big[i].name);
+        int ndim = big[i].d2 ? 3 : 2;
+        if (!t) return pe_fail(e, "%s: missing tensor %s", pe_st_path(f), big[i].name);
+        if (t->ndim != ndim || t->shape[0] != big[i].d0 || t->shape[1] != big[i].d1 ||
+            (ndim == 3 && t->shape[2] != big[i].d2))
+            return pe_fail(e, "%s: tensor %s does not have the shape the metadata 'network' "
+                              "implies (base_width %d, latent_dim %d, protos_per_class %d)",
+                           pe_st_path(f), big[i].name, c->base_width, c->latent_dim,
+                           c->protos_per_class);
+    }
+    return 0;
+}
+
+/* Loads the model of an opened file (closed here). */
+static int load_file(pe_model *m, pe_st_file *f, int max_batch, int use_dnnl, pe_error *e) {
     memset(m, 0, sizeof *m);
-    pe_st_file *f = pe_st_open(path, e);
     if (!f) return -1;
     pe_net_config cfg;
     pe_preproc pre;
     int rc = read_header(f, &cfg, &pre, e);
+    if (rc == 0) rc = check_sizes(f, &cfg, e);
     if (rc == 0) rc = pe_model_init(m, &cfg, max_batch, 0, use_dnnl, e);
     if (rc == 0) m->pre = pre;
     pe_net *net = &m->net;
@@ -350,4 +376,13 @@ int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe
     pe_st_close(f);
     if (rc && m->net.params) pe_model_free(m);
     return rc;
+}
+
+int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe_error *e) {
+    return load_file(m, pe_st_open(path, e), max_batch, use_dnnl, e);
+}
+
+int pe_model_load_memory(pe_model *m, const void *data, size_t len, const char *name,
+                         int max_batch, int use_dnnl, pe_error *e) {
+    return load_file(m, pe_st_open_memory(data, len, name, e), max_batch, use_dnnl, e);
 }

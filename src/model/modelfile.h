@@ -42,6 +42,9 @@ void pe_model_free(pe_model *m);
 int pe_model_save(const pe_model *m, const char *path, int bf16, pe_error *e);
 /* Loads a model file written by pe_model_save (or converted from PyTorch). */
 int pe_model_load(pe_model *m, const char *path, int max_batch, int use_dnnl, pe_error *e);
+/* Same, from a buffer holding the file's bytes; `name` is used in messages. */
+int pe_model_load_memory(pe_model *m, const void *data, size_t len, const char *name,
+                         int max_batch, int use_dnnl, pe_error *e);
 
 /* Copies every tensor (params, buffers) and the int8 calibration of src into dst (same
  * config). */
