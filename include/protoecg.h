@@ -67,6 +67,11 @@ typedef struct pe_classifier pe_classifier;
 
 /* Loads a model file (model.safetensors). threads <= 0 keeps the current setting. */
 pe_classifier *pe_classifier_load(const char *model_path, pe_error *e);
+/* The same from the bytes of a model file in memory (a model stored in firmware, or
+ * received over a network; the buffer is copied, so the caller may free it after);
+ * `name` stands for the file in error messages (NULL: "(memory)"). */
+pe_classifier *pe_classifier_load_memory(const void *data, size_t len, const char *name,
+                                         pe_error *e);
 void pe_classifier_free(pe_classifier *c);
 /* Number of prototypes per class (0 for a plain ResNet-18 baseline model). */
 int pe_classifier_protos_per_class(const pe_classifier *c);

@@ -18,17 +18,34 @@ struct pe_classifier {
     float x[PE_NUM_LEADS * PE_NUM_SAMPLES]; /* preprocessed input */
 };
 
-pe_classifier *pe_classifier_load(const char *model_path, pe_error *e) {
+/* A classifier around the model that load() reads into it (path or buffer). */
+static pe_classifier *classifier_new(const char *path, const void *data, size_t len,
+                                     pe_error *e) {
     pe_classifier *c = calloc(1, sizeof *c);
     if (!c) {
         pe_fail(e, "out of memory");
         return NULL;
     }
-    if (pe_model_load(&c->m, model_path, 1, 1, e)) {
+    int rc = data ? pe_model_load_memory(&c->m, data, len, path, 1, 1, e)
+                  : pe_model_load(&c->m, path, 1, 1, e);
+    if (rc) {
         free(c);
         return NULL;
     }
     return c;
+}
+
+pe_classifier *pe_classifier_load(const char *model_path, pe_error *e) {
+    return classifier_new(model_path, NULL, 0, e);
+}
+
+pe_classifier *pe_classifier_load_memory(const void *data, size_t len, const char *name,
+                                         pe_error *e) {
+    if (!data) {
+        pe_fail(e, "%s: no model data (NULL buffer)", name ? name : "(memory)");
+        return NULL;
+    }
+    return classifier_new(name ? name : "(memory)", data, len, e);
 }
 
 void pe_classifier_free(pe_classifier *c) {
