@@ -71,6 +71,12 @@ static uint64_t input_hash(const pe_prepare_opts *o, const pe_ptbxl_db *db, cons
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
+/* Whether count items of size bytes from offset off lie within len bytes (size > 0),
+ * without overflow whatever the header says. */
+static int span_fits(uint64_t off, uint64_t count, uint64_t size, size_t len) {
+    return off <= len && count <= (len - off) / size;
+}
+
 int pe_cache_open(const char *path, pe_cache *c, pe_error *e) {
     memset(c, 0, sizeof *c);
     int fd = open(path, O_RDONLY);
@@ -95,11 +101,12 @@ int pe_cache_open(const char *path, pe_cache *c, pe_error *e) {
              h->n_samples == 0)
         why = "bad shapes in header";
     else {
-        size_t n = h->n_records;
-        size_t sig = (size_t)n * h->n_leads * h->n_samples * sizeof(float);
-        if (h->off_ecg_id + n * 4 > c->map_len || h->off_fold + n * 4 > c->map_len ||
-            h->off_labels + n * h->n_classes > c->map_len || h->off_signals + sig > c->map_len ||
-            h->off_ecg_id % 64 || h->off_fold % 64 || h->off_signals % 64)
+        uint64_t n = h->n_records, rec = (uint64_t)h->n_leads * h->n_samples * sizeof(float);
+        if (!span_fits(h->off_ecg_id, n, 4, c->map_len) ||
+            !span_fits(h->off_fold, n, 4, c->map_len) ||
+            !span_fits(h->off_labels, n, h->n_classes, c->map_len) ||
+            !span_fits(h->off_signals, n, rec, c->map_len) || h->off_ecg_id % 64 ||
+            h->off_fold % 64 || h->off_signals % 64)
             why = "array offsets outside the file";
     }
     if (why) {
