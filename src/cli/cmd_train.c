@@ -169,12 +169,24 @@ static int aux_statements(const char *root, const pe_cache *cache, const char *d
     return rc;
 }
 
-int cmd_train(int argc, char **argv) {
-    const char *root = NULL, *out = NULL, *cache_path = NULL, *v;
-    double crop_s = -1; /* --crop in seconds (-1: not given) */
-    pe_stage stage = PE_STAGE_ALL;
-    int resume = 0, standardize = 1;
+/* The command line of train: the training configuration and what surrounds it. */
+typedef struct {
+    const char *root, *out, *cache_path;
+    double crop_s; /* --crop in seconds (-1: not given) */
+    pe_stage stage;
+    int resume, standardize;
+    pe_train_config c;
+} train_args;
+
+/* Reads argv into a; returns -1 when the run can go on, else the exit code (usage or
+ * an invalid value, said on stderr). */
+static int parse_args(int argc, char **argv, train_args *a) {
+    const char *v;
     pe_train_config c = pe_train_config_default();
+    a->root = a->out = a->cache_path = NULL;
+    a->crop_s = -1;
+    a->stage = PE_STAGE_ALL;
+    a->resume = 0, a->standardize = 1;
     for (int i = 1; i < argc; i++) { /* the preset first, so other options override it */
         if (!strcmp(argv[i], "--preset") && i + 1 < argc) {
             if (!strcmp(argv[i + 1], "authors")) c = pe_train_config_authors();
@@ -204,11 +216,13 @@ int cmd_train(int argc, char **argv) {
         field = d;                                                             \
         continue;                                                              \
     }
-        if (arg_value(argc, argv, &i, "--ptbxl", &root) || arg_value(argc, argv, &i, "--out", &out) ||
-            arg_value(argc, argv, &i, "--cache", &cache_path) || arg_value(argc, argv, &i, "--preset", &v))
+        if (arg_value(argc, argv, &i, "--ptbxl", &a->root) ||
+            arg_value(argc, argv, &i, "--out", &a->out) ||
+            arg_value(argc, argv, &i, "--cache", &a->cache_path) ||
+            arg_value(argc, argv, &i, "--preset", &v))
             continue;
         if (arg_value(argc, argv, &i, "--stage", &v)) {
-            if (parse_stage(v, &stage)) return 2;
+            if (parse_stage(v, &a->stage)) return 2;
             continue;
         }
         INT_OPT("--seed", c.seed, 0, 2147483647)
@@ -243,12 +257,12 @@ int cmd_train(int argc, char **argv) {
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
         DBL_OPT("--mixup", c.mixup)
-        DBL_OPT("--crop", crop_s)
+        DBL_OPT("--crop", a->crop_s)
         DBL_OPT("--ema", c.ema)
         DBL_OPT("--aux-weight", c.aux_weight)
 #undef INT_OPT
 #undef DBL_OPT
-        if (!strcmp(argv[i], "--resume")) resume = 1;
+        if (!strcmp(argv[i], "--resume")) a->resume = 1;
         else if (!strcmp(argv[i], "--weighted-sampler")) c.weighted_sampler = 1;
         else if (!strcmp(argv[i], "--augment")) c.augment = 1;
         else if (arg_value(argc, argv, &i, "--lr-schedule", &v)) {
@@ -268,7 +282,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-augment")) c.augment = 0;
         else if (!strcmp(argv[i], "--aug-shift")) c.aug_shift = 1;
         else if (!strcmp(argv[i], "--no-aug-shift")) c.aug_shift = 0;
-        else if (!strcmp(argv[i], "--no-standardize")) standardize = 0;
+        else if (!strcmp(argv[i], "--no-standardize")) a->standardize = 0;
         else if (!strcmp(argv[i], "--reference-conv")) c.use_dnnl = 0;
         else if (arg_value(argc, argv, &i, "--precision", &v)) {
             if (pe_precision_parse(v, &c.precision) || c.precision == PE_PREC_INT8) {
@@ -282,18 +296,19 @@ int cmd_train(int argc, char **argv) {
             if (rc >= 0) return rc;
         }
     }
-    if (!root || !out) {
-        fprintf(stderr, "protoecg train: %s is required\n", !root ? "--ptbxl DIR" : "--out RUNDIR");
+    if (!a->root || !a->out) {
+        fprintf(stderr, "protoecg train: %s is required\n",
+                !a->root ? "--ptbxl DIR" : "--out RUNDIR");
         usage(stderr);
         return 2;
     }
-    if (crop_s >= 0) {
-        c.crop = (int)lround(crop_s * PE_SAMPLING_HZ);
+    if (a->crop_s >= 0) {
+        c.crop = (int)lround(a->crop_s * PE_SAMPLING_HZ);
         if (c.crop != 0 && (c.crop < PE_NET_MIN_LEN || c.crop > PE_NUM_SAMPLES)) {
             fprintf(stderr, "protoecg train: --crop must be 0 or %g-%g s (a window of %d-%d "
                             "samples at %d Hz), got %g\n", (double)PE_NET_MIN_LEN / PE_SAMPLING_HZ,
                     (double)PE_NUM_SAMPLES / PE_SAMPLING_HZ, PE_NET_MIN_LEN, PE_NUM_SAMPLES,
-                    PE_SAMPLING_HZ, crop_s);
+                    PE_SAMPLING_HZ, a->crop_s);
             return 2;
         }
         if (c.crop == PE_NUM_SAMPLES) c.crop = 0;
@@ -316,6 +331,18 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "train: --latent %d differs from the feature width %d: the add-on "
                             "starts from PyTorch's random init\n", c.latent_dim, 8 * c.base_width);
     }
+    a->c = c;
+    return -1;
+}
+
+int cmd_train(int argc, char **argv) {
+    train_args a;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed >= 0) return parsed;
+    pe_train_config c = a.c;
+    const char *root = a.root, *out = a.out, *cache_path = a.cache_path;
+    pe_stage stage = a.stage;
+    int resume = a.resume, standardize = a.standardize;
     set_threads(c.threads);
     if (check_run_dir(out, stage, &resume, c.quiet)) return 1;
     pe_error e = {{0}};

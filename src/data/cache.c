@@ -250,6 +250,69 @@ static int write_cache(const char *out_path, pe_cache_header *h, const pe_ptbxl_
     return rc;
 }
 
+/* An existing cache at out_path: 1 when it holds this input with these settings (reused),
+ * -1 (e filled) when it was prepared with other settings (never silently replaced: a
+ * training cache given to eval, say), 0 when there is none or it must be rebuilt (the
+ * data changed, or it is unreadable). */
+static int reuse_existing(const char *out_path, const pe_prepare_opts *o, uint64_t hash,
+                          int n_rows, pe_prepare_report *rep, pe_error *e) {
+    pe_cache old;
+    pe_error ignore;
+    if (!pe_path_exists(out_path) || pe_cache_open(out_path, &old, &ignore) != 0) return 0;
+    pe_cache_header oh = old.h;
+    pe_cache_close(&old);
+    rep->n_ok = (int)oh.n_records;
+    if ((int)oh.standardized != (o->standardize != 0) || (int)oh.filter_order != o->filter_order ||
+        oh.cutoff_hz != o->cutoff_hz)
+        return pe_fail(e,
+                       "%s: a cache prepared with other settings (%s, filter order %u, "
+                       "cutoff %g Hz) than needed here (%s, order %d, %g Hz); give "
+                       "another cache path or remove this file",
+                       out_path, oh.standardized ? "standardized" : "not standardized",
+                       oh.filter_order, (double)oh.cutoff_hz,
+                       o->standardize ? "standardized" : "not standardized", o->filter_order,
+                       (double)o->cutoff_hz);
+    if (oh.input_hash != hash) return 0;
+    rep->reused = 1;
+    rep->n_failed = n_rows - rep->n_ok;
+    return 1;
+}
+
+/* Reads and filters every record of db into signals (in parallel, with progress), then
+ * moves those that loaded to the front: keep[j] is the row of the j-th; the others are
+ * reported on stderr with their reason (reasons: db->n slots, zeroed, freed here one by
+ * one) and counted in rep->n_failed. Returns how many loaded. */
+static int load_records(const pe_prepare_opts *o, const pe_iir *f, const pe_ptbxl_db *db,
+                        float *signals, char **reasons, int *keep, pe_prepare_report *rep) {
+    size_t rec = (size_t)PE_NUM_LEADS * PE_NUM_SAMPLES;
+    pe_progress pg;
+    pe_progress_start(&pg, "prepare", db->n, o->quiet);
+    long done = 0;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int i = 0; i < db->n; i++) {
+        pe_error re;
+        if (load_record(o, f, &db->rows[i], signals + (size_t)i * rec, &re)) {
+            reasons[i] = strdup(re.msg);
+            if (!reasons[i]) reasons[i] = strdup("out of memory");
+        }
+#pragma omp critical
+        pe_progress_update(&pg, ++done, NULL);
+    }
+    int n = 0;
+    for (int i = 0; i < db->n; i++) {
+        if (reasons[i]) {
+            fprintf(stderr, "prepare: skipping ecg_id %d: %s\n", db->rows[i].ecg_id, reasons[i]);
+            free(reasons[i]);
+            rep->n_failed++;
+            continue;
+        }
+        if (n != i) memmove(signals + (size_t)n * rec, signals + (size_t)i * rec, rec * sizeof(float));
+        keep[n++] = i;
+    }
+    pe_progress_end(&pg, NULL);
+    return n;
+}
+
 int pe_cache_prepare(const pe_prepare_opts *o, const char *out_path, pe_prepare_report *rep,
                      pe_error *e) {
     double t0 = pe_now();
@@ -269,36 +332,11 @@ int pe_cache_prepare(const pe_prepare_opts *o, const char *out_path, pe_prepare_
     uint64_t hash = input_hash(o, &db, csv, csv_len);
     free(csv);
 
-    pe_cache old;
-    pe_error ignore;
-    if (pe_path_exists(out_path) && pe_cache_open(out_path, &old, &ignore) == 0) {
-        pe_cache_header oh = old.h;
-        pe_cache_close(&old);
-        int same = oh.input_hash == hash;
-        /* another preprocessing (a training cache given to eval, say) is another file,
-         * never silently replaced; a cache of the same settings is rebuilt when the data
-         * changed */
-        int other = (int)oh.standardized != (o->standardize != 0) ||
-                    (int)oh.filter_order != o->filter_order || oh.cutoff_hz != o->cutoff_hz;
-        rep->n_ok = (int)oh.n_records;
-        if (other) {
-            pe_ptbxl_free(&db);
-            return pe_fail(e,
-                           "%s: a cache prepared with other settings (%s, filter order %u, "
-                           "cutoff %g Hz) than needed here (%s, order %d, %g Hz); give "
-                           "another cache path or remove this file",
-                           out_path, oh.standardized ? "standardized" : "not standardized",
-                           oh.filter_order, (double)oh.cutoff_hz,
-                           o->standardize ? "standardized" : "not standardized",
-                           o->filter_order, (double)o->cutoff_hz);
-        }
-        if (same) {
-            rep->reused = 1;
-            rep->n_failed = db.n - rep->n_ok;
-            rep->seconds = pe_now() - t0;
-            pe_ptbxl_free(&db);
-            return 0;
-        }
+    int reuse = reuse_existing(out_path, o, hash, db.n, rep, e);
+    if (reuse != 0) { /* reused (1) or refused (-1) */
+        rep->seconds = pe_now() - t0;
+        pe_ptbxl_free(&db);
+        return reuse < 0 ? -1 : 0;
     }
 
     pe_iir filt, *f = NULL;
@@ -318,33 +356,8 @@ int pe_cache_prepare(const pe_prepare_opts *o, const char *out_path, pe_prepare_
         pe_ptbxl_free(&db);
         return pe_fail(e, "out of memory for %d records", db.n);
     }
-    pe_progress pg;
-    pe_progress_start(&pg, "prepare", db.n, o->quiet);
-    long done = 0;
-#pragma omp parallel for schedule(dynamic, 16)
-    for (int i = 0; i < db.n; i++) {
-        pe_error re;
-        if (load_record(o, f, &db.rows[i], signals + (size_t)i * rec, &re)) {
-            reasons[i] = strdup(re.msg);
-            if (!reasons[i]) reasons[i] = strdup("out of memory");
-        }
-#pragma omp critical
-        pe_progress_update(&pg, ++done, NULL);
-    }
-    /* compact the records that loaded */
-    int n = 0;
-    for (int i = 0; i < db.n; i++) {
-        if (reasons[i]) {
-            fprintf(stderr, "prepare: skipping ecg_id %d: %s\n", db.rows[i].ecg_id, reasons[i]);
-            free(reasons[i]);
-            rep->n_failed++;
-            continue;
-        }
-        if (n != i) memmove(signals + (size_t)n * rec, signals + (size_t)i * rec, rec * sizeof(float));
-        keep[n++] = i;
-    }
+    int n = load_records(o, f, &db, signals, reasons, keep, rep);
     free(reasons);
-    pe_progress_end(&pg, NULL);
 
     pe_cache_header h;
     memset(&h, 0, sizeof h);
