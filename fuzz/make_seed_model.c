@@ -1,9 +1,10 @@
 /* Writes the seed corpus of fuzz_model_file: the smallest valid model files (base width
  * 1, latent 2, one prototype per class), one with a prototype head, its projection
- * sources, an int8 calibration and a config, one with a linear head, and the
+ * sources, an int8 calibration and a training config, one with a linear head, and the
  * prototype one with its parameters in bfloat16.
  *   make_seed_model DIR */
 #include <stdio.h>
+#include <string.h>
 
 #include "model/modelfile.h"
 
@@ -26,7 +27,7 @@ static int save(const pe_net_config *cfg, int extras, int bf16, const char *path
             c->c1[i] = c->out[i] = 2.0f;
             if (m.net.blocks[i].has_down) c->down[i] = 0.5f;
         }
-        m.config_json = NULL;
+        m.config_json = strdup("{\"seed\": 1, \"epochs_warmup\": 6}"); /* freed with m */
     }
     int rc = pe_model_save(&m, path, bf16, &e);
     if (rc) fprintf(stderr, "make_seed_model: %s\n", e.msg);
