@@ -2,9 +2,8 @@
 # Bad input through the command line, end to end: broken model files (truncated, another
 # format version, a missing tensor, another label list, a header claiming another width),
 # bad datasets (an empty split, no rhythm label, a class without positives, an invalid
-# (NaN) sample), records the model
-# cannot use (6 leads, an unusable rate or length, a missing file), bad options, and a
-# 500 Hz record from outside the dataset that must work.
+# (NaN) sample), records the model cannot use (6 leads, an unusable rate or length, a
+# missing file), bad options, and a 500 Hz record from outside the dataset that must work.
 # Every failing case must exit with a code in 1..127 (no crash, no signal), print a message
 # that names the file or the problem, and leave no sanitizer report. The datasets are
 # synthetic (scripts/make_tiny_ptbxl.py, Python standard library only) and the models are
