@@ -174,7 +174,6 @@ static int aux_statements(const char *root, const pe_cache *cache, const char *d
 /* The command line of train: the training configuration and what surrounds it. */
 typedef struct {
     const char *root, *out, *cache_path;
-    double crop_s; /* --crop in seconds (-1: not given) */
     pe_stage stage;
     int resume, standardize;
     pe_train_config c;
@@ -184,9 +183,9 @@ typedef struct {
  * an invalid value, said on stderr). */
 static int parse_args(int argc, char **argv, train_args *a) {
     const char *v;
+    double crop_s = -1; /* --crop in seconds (-1: not given) */
     pe_train_config c = pe_train_config_default();
     a->root = a->out = a->cache_path = NULL;
-    a->crop_s = -1;
     a->stage = PE_STAGE_ALL;
     a->resume = 0, a->standardize = 1;
     for (int i = 1; i < argc; i++) { /* the preset first, so other options override it */
@@ -259,7 +258,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         DBL_OPT("--aug-scale", c.aug_scale)
         DBL_OPT("--aug-noise", c.aug_noise)
         DBL_OPT("--mixup", c.mixup)
-        DBL_OPT("--crop", a->crop_s)
+        DBL_OPT("--crop", crop_s)
         DBL_OPT("--ema", c.ema)
         DBL_OPT("--aux-weight", c.aux_weight)
 #undef INT_OPT
@@ -304,13 +303,13 @@ static int parse_args(int argc, char **argv, train_args *a) {
         usage(stderr);
         return 2;
     }
-    if (a->crop_s >= 0) {
-        c.crop = (int)lround(a->crop_s * PE_SAMPLING_HZ);
+    if (crop_s >= 0) {
+        c.crop = (int)lround(crop_s * PE_SAMPLING_HZ);
         if (c.crop != 0 && (c.crop < PE_NET_MIN_LEN || c.crop > PE_NUM_SAMPLES)) {
             fprintf(stderr, "protoecg train: --crop must be 0 or %g-%g s (a window of %d-%d "
                             "samples at %d Hz), got %g\n", (double)PE_NET_MIN_LEN / PE_SAMPLING_HZ,
                     (double)PE_NUM_SAMPLES / PE_SAMPLING_HZ, PE_NET_MIN_LEN, PE_NUM_SAMPLES,
-                    PE_SAMPLING_HZ, a->crop_s);
+                    PE_SAMPLING_HZ, crop_s);
             return 2;
         }
         if (c.crop == PE_NUM_SAMPLES) c.crop = 0;
@@ -341,43 +340,42 @@ int cmd_train(int argc, char **argv) {
     train_args a;
     int parsed = parse_args(argc, argv, &a);
     if (parsed >= 0) return parsed;
-    pe_train_config c = a.c;
-    const char *root = a.root, *out = a.out, *cache_path = a.cache_path;
-    pe_stage stage = a.stage;
-    int resume = a.resume, standardize = a.standardize;
-    set_threads(c.threads);
-    if (check_run_dir(out, stage, &resume, c.quiet)) return 1;
+    const pe_train_config *c = &a.c;
+    set_threads(c->threads);
+    if (check_run_dir(a.out, a.stage, &a.resume, c->quiet)) return 1;
     pe_error e = {{0}};
     char cache_buf[4096];
-    if (make_dir(out, &e)) {
+    if (make_dir(a.out, &e)) {
         fprintf(stderr, "protoecg train: %s\n", e.msg);
         return 1;
     }
-    if (!cache_path) {
-        snprintf(cache_buf, sizeof cache_buf, "%s/cache%s.bin", out, standardize ? "" : "_raw");
-        cache_path = cache_buf;
+    if (!a.cache_path) {
+        snprintf(cache_buf, sizeof cache_buf, "%s/cache%s.bin", a.out,
+                 a.standardize ? "" : "_raw");
+        a.cache_path = cache_buf;
     }
-    pe_prepare_opts po = pe_prepare_opts_default(root);
-    po.standardize = standardize;
-    po.quiet = c.quiet;
+    pe_prepare_opts po = pe_prepare_opts_default(a.root);
+    po.standardize = a.standardize;
+    po.quiet = c->quiet;
     pe_prepare_report rep;
-    if (pe_cache_prepare(&po, cache_path, &rep, &e)) {
+    if (pe_cache_prepare(&po, a.cache_path, &rep, &e)) {
         fprintf(stderr, "protoecg train: %s\n", e.msg);
         return 1;
     }
-    if (!c.quiet)
-        fprintf(stderr, "data: %d records from %s (%d skipped)%s\n", rep.n_ok, root, rep.n_failed,
-                rep.reused ? ", cache reused" : "");
+    if (!c->quiet)
+        fprintf(stderr, "data: %d records from %s (%d skipped)%s\n", rep.n_ok, a.root,
+                rep.n_failed, rep.reused ? ", cache reused" : "");
     pe_cache cache;
-    if (pe_cache_open(cache_path, &cache, &e)) {
+    if (pe_cache_open(a.cache_path, &cache, &e)) {
         fprintf(stderr, "protoecg train: %s\n", e.msg);
         return 1;
     }
     pe_aux_labels aux = {0};
-    int rc = 0, with_aux = c.aux_statements > 0 && c.epochs_pretrain > 0 &&
-                          (stage == PE_STAGE_ALL || stage == PE_STAGE_PRETRAIN);
-    if (with_aux) rc = aux_statements(root, &cache, out, &c, &aux, &e);
-    if (rc == 0) rc = pe_train_run(&c, &cache, with_aux ? &aux : NULL, out, stage, resume, &e);
+    int rc = 0, with_aux = c->aux_statements > 0 && c->epochs_pretrain > 0 &&
+                          (a.stage == PE_STAGE_ALL || a.stage == PE_STAGE_PRETRAIN);
+    if (with_aux) rc = aux_statements(a.root, &cache, a.out, c, &aux, &e);
+    if (rc == 0)
+        rc = pe_train_run(c, &cache, with_aux ? &aux : NULL, a.out, a.stage, a.resume, &e);
     pe_aux_labels_free(&aux);
     pe_cache_close(&cache);
     if (rc) {
